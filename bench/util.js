@@ -1,0 +1,91 @@
+// Helpers shared by the benchmarks: timing, medians, PSS of a process tree,
+// and markdown tables.
+'use strict';
+const fs = require('node:fs');
+
+/** Nanoseconds as a bigint-free number. */
+const now = () => Number(process.hrtime.bigint());
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Runs fn `n` times, returns the median duration in ms. */
+function timeMedian(n, fn) {
+  const t = [];
+  for (let i = 0; i < n; i++) {
+    const a = now();
+    fn(i);
+    t.push((now() - a) / 1e6);
+  }
+  return median(t);
+}
+
+function children(pid) {
+  try {
+    return fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Pids of `root` and all its descendants. */
+function tree(root = process.pid) {
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...children(out[i]));
+  return out;
+}
+
+/** PSS in bytes of one process (0 if it is gone). */
+function pss(pid) {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** PSS summed over the process tree under `root`: shared pages counted once. */
+function treePss(root = process.pid) {
+  return tree(root).reduce((s, p) => s + pss(p), 0);
+}
+
+/**
+ * Samples treePss every `everyMs` until stop() is called; stop() returns
+ * { peak, samples: [{ t, pss }] } with t in ms since start.
+ */
+function samplePss(everyMs = 50, root = process.pid) {
+  const start = Date.now();
+  const samples = [{ t: 0, pss: treePss(root) }];
+  const timer = setInterval(() => samples.push({ t: Date.now() - start, pss: treePss(root) }), everyMs);
+  return {
+    sample() {
+      samples.push({ t: Date.now() - start, pss: treePss(root) });
+    },
+    stop() {
+      clearInterval(timer);
+      samples.push({ t: Date.now() - start, pss: treePss(root) });
+      return { peak: Math.max(...samples.map((s) => s.pss)), samples };
+    },
+  };
+}
+
+const MiB = 1 << 20;
+const fmtMiB = (b) => `${(b / MiB).toFixed(1)} MiB`;
+const fmtMs = (ms) => (ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`);
+
+/** A markdown table from a header row and rows of cells. */
+function table(header, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+module.exports = { now, median, timeMedian, tree, pss, treePss, samplePss, MiB, fmtMiB, fmtMs, table };

@@ -1,0 +1,27 @@
+{
+  "targets": [
+    {
+      "target_name": "shmkit",
+      "sources": [],
+      "conditions": [
+        ["OS!='win'", {
+          "sources": ["native/addon.cc", "native/errors.cc", "native/segment.cc"]
+        }],
+        ["OS=='linux'", {
+          "libraries": ["-lrt"]
+        }],
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
+            "CLANG_CXX_LIBRARY": "libc++",
+            "MACOSX_DEPLOYMENT_TARGET": "10.15"
+          }
+        }]
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra"],
+      "cflags_cc": ["-fvisibility=hidden", "-fno-exceptions", "-std=c++17", "-Wall", "-Wextra"]
+    }
+  ]
+}

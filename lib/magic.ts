@@ -1,0 +1,6 @@
+/**
+ * The first bytes of a record table segment, so that `list()` can tell a
+ * table from a raw segment without parsing it.
+ * @internal
+ */
+export const TABLE_MAGIC: Buffer = Buffer.from('SHMKTBL\0', 'latin1');

@@ -1,0 +1,315 @@
+/**
+ * SharedMemory: a named POSIX shared memory segment mapped into this process
+ * and handed to JavaScript as an ArrayBuffer, with no copy.
+ */
+import * as fs from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
+import { binding } from './binding';
+import { ShmError, checkInteger, invalidType, type SystemError } from './errors';
+import { checkName, generateName, SHM_DIR } from './names';
+import { disown, own, owns } from './ownership';
+import { TABLE_MAGIC } from './magic';
+
+const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL } = fs.constants;
+
+/** Largest segment this Node can hand to JavaScript as one ArrayBuffer. */
+export const MAX_SIZE: number = Math.min(bufferConstants.MAX_LENGTH, Number.MAX_SAFE_INTEGER);
+
+/** Plain JSON that names a segment; send it to another process and `attach` it there. */
+export interface SegmentHandle {
+  name: string;
+  size: number;
+}
+
+/** Options of {@link SharedMemory.create}. */
+export interface CreateOptions {
+  /** Bytes; a positive safe integer, at most {@link MAX_SIZE}. */
+  size: number;
+  /** Name without a leading '/'; generated (`<prefix>-<16 hex>`) when absent. */
+  name?: string;
+  /** Permission bits, applied with fchmod so the umask cannot change them. Default 0o600. */
+  mode?: number;
+  /** Unlink the segment when this process ends. Default true. */
+  owned?: boolean;
+  /** Prefix of a generated name. Default `'shmkit'`. */
+  prefix?: string;
+}
+
+/** Options of {@link SharedMemory.attach}. */
+export interface AttachOptions {
+  /** Map a private copy-on-write view: writes stay in this process. Default false. */
+  readonly?: boolean;
+  /** Adopt the segment: this process unlinks it when it ends. Default false. */
+  own?: boolean;
+}
+
+/** One entry of {@link SharedMemory.list}. */
+export interface SegmentInfo {
+  name: string;
+  size: number;
+  owner?: { pid: number; alive: boolean };
+  kind: 'raw' | 'table';
+}
+
+const token = Symbol('SharedMemory');
+
+/**
+ * A named shared memory segment mapped into this process.
+ *
+ * `close()` ends this process's view; `unlink()` removes the name for every
+ * process (mappings stay valid until each one is closed). A segment this
+ * process created is `owned` by default and unlinked when the process ends.
+ *
+ * @example
+ * const seg = SharedMemory.create({ size: 1 << 20 });
+ * new Float64Array(seg.buffer)[0] = 42;          // another process: SharedMemory.attach(seg.handle)
+ */
+export class SharedMemory implements Disposable {
+  readonly #name: string;
+  readonly #size: number;
+  readonly #readonly: boolean;
+  #buffer: ArrayBuffer;
+  #closed = false;
+
+  /** @internal use {@link SharedMemory.create} or {@link SharedMemory.attach}. */
+  constructor(key: typeof token, name: string, size: number, buffer: ArrayBuffer, readonly: boolean) {
+    if (key !== token) throw new TypeError('use SharedMemory.create() or SharedMemory.attach()');
+    this.#name = name;
+    this.#size = size;
+    this.#buffer = buffer;
+    this.#readonly = readonly;
+  }
+
+  /**
+   * Creates a new segment, exclusively (`O_CREAT|O_EXCL`), reserves all of its
+   * memory and maps it.
+   *
+   * @throws TypeError/RangeError on bad options, before any system call
+   * @throws `EEXIST` if the name is taken (the existing segment is untouched);
+   *   `ENOSPC` if /dev/shm cannot hold `size` bytes (nothing is left behind)
+   * @example
+   * const seg = SharedMemory.create({ name: 'app.cache', size: 4096 });
+   */
+  static create(options: CreateOptions): SharedMemory {
+    if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
+    const size = checkInteger('options.size', options.size, 1, MAX_SIZE);
+    const mode = checkInteger('options.mode', options.mode ?? 0o600, 0, 0o7777);
+    if (options.owned !== undefined && typeof options.owned !== 'boolean') {
+      throw invalidType('options.owned', 'a boolean', options.owned);
+    }
+    const name = options.name === undefined ? generateName(options.prefix) : checkName(options.name, 'options.name');
+
+    const fd = binding.open(name, O_RDWR | O_CREAT | O_EXCL, mode);
+    let buffer: ArrayBuffer;
+    try {
+      fs.fchmodSync(fd, mode);
+      binding.reserve(fd, size, name);
+      buffer = binding.map(fd, size, false, name);
+      if (options.owned !== false) own(name, fd);
+    } catch (err) {
+      // The object is ours (O_EXCL): remove the half-made segment.
+      try {
+        binding.unlink(name);
+      } catch {
+        /* already gone */
+      }
+      throw err;
+    } finally {
+      fs.closeSync(fd);
+    }
+    return new SharedMemory(token, name, size, buffer, false);
+  }
+
+  /**
+   * Maps an existing segment by name or handle. The size is the segment's
+   * real size (`fstat`). Attaching never unlinks anything, even on failure.
+   *
+   * @throws `ENOENT` if there is no such segment; `EACCES` if its mode forbids it;
+   *   `ERR_SHM_SIZE_MISMATCH` if a handle's size differs from the segment's
+   * @example
+   * const seg = SharedMemory.attach('app.cache', { readonly: true });
+   */
+  static attach(nameOrHandle: string | SegmentHandle, options: AttachOptions = {}): SharedMemory {
+    const { name, size: expected } = parseHandle(nameOrHandle);
+    if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
+    const readonly = options.readonly ?? false;
+    if (typeof readonly !== 'boolean') throw invalidType('options.readonly', 'a boolean', readonly);
+    if (options.own !== undefined && typeof options.own !== 'boolean') {
+      throw invalidType('options.own', 'a boolean', options.own);
+    }
+
+    const fd = binding.open(name, readonly ? O_RDONLY : O_RDWR, 0);
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (expected !== undefined && expected !== size) {
+        throw new ShmError(
+          'ERR_SHM_SIZE_MISMATCH',
+          `segment '${name}' is ${size} bytes but the handle says ${expected}: the name now belongs to another segment`,
+        );
+      }
+      if (size > MAX_SIZE) {
+        throw new ShmError('ERR_SHM_SIZE_MISMATCH', `segment '${name}' is ${size} bytes, more than this Node can map (${MAX_SIZE})`);
+      }
+      // A zero-length object cannot be mmapped; its view is simply empty.
+      const buffer = size === 0 ? new ArrayBuffer(0) : binding.map(fd, size, readonly, name);
+      if (options.own === true) own(name, fd);
+      return new SharedMemory(token, name, size, buffer, readonly);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Removes the name `name`. Processes that mapped it keep their views until
+   * they close them.
+   * @throws `ENOENT` if there is no such segment
+   * @example
+   * SharedMemory.unlink('app.cache');
+   */
+  static unlink(name: string): void {
+    checkName(name);
+    binding.unlink(name);
+    disown(name);
+  }
+
+  /**
+   * Whether a segment called `name` exists (even one this process may not open).
+   * @example
+   * if (!SharedMemory.exists('app.cache')) SharedMemory.create({ name: 'app.cache', size: 4096 });
+   */
+  static exists(name: string): boolean {
+    checkName(name);
+    try {
+      fs.closeSync(binding.open(name, O_RDONLY, 0));
+      return true;
+    } catch (err) {
+      if ((err as SystemError).code === 'ENOENT') return false;
+      if ((err as SystemError).code === 'EACCES') return true;
+      throw err;
+    }
+  }
+
+  /**
+   * Lists the segments under /dev/shm, optionally only names that start with
+   * `prefix`, sorted by name.
+   * @throws `ERR_SHM_UNSUPPORTED_PLATFORM` where segments cannot be enumerated (macOS)
+   * @example
+   * for (const s of SharedMemory.list({ prefix: 'myapp.' })) console.log(s.name, s.size);
+   */
+  static list(options: { prefix?: string } = {}): SegmentInfo[] {
+    if (process.platform !== 'linux') {
+      throw new ShmError('ERR_SHM_UNSUPPORTED_PLATFORM', 'listing segments needs /dev/shm (Linux)');
+    }
+    const prefix = options.prefix ?? '';
+    if (typeof prefix !== 'string') throw invalidType('options.prefix', 'a string', prefix);
+    const out: SegmentInfo[] = [];
+    for (const entry of fs.readdirSync(SHM_DIR, { withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.startsWith(prefix)) continue;
+      const info = describeSegment(entry.name);
+      if (info) out.push(info);
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Name without a leading '/'; on Linux the file `/dev/shm/<name>`. */
+  get name(): string {
+    return this.#name;
+  }
+  /** Size in bytes: as requested by `create`, the real size for `attach`. */
+  get size(): number {
+    return this.#size;
+  }
+  /** The mapping, zero-copy. After `close()` it is detached (byteLength 0). */
+  get buffer(): ArrayBuffer {
+    return this.#buffer;
+  }
+  /** True for a `readonly` attach: writes stay private to this process. */
+  get readonly(): boolean {
+    return this.#readonly;
+  }
+  /** True while this process will unlink the segment when it ends. */
+  get owned(): boolean {
+    return owns(this.#name);
+  }
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+  /** Plain JSON (`{ name, size }`) that {@link SharedMemory.attach} accepts in any process. */
+  get handle(): SegmentHandle {
+    return { name: this.#name, size: this.#size };
+  }
+
+  /**
+   * Unmaps this process's view. Every typed array over `buffer` then reads as
+   * length 0; nothing else changes for other processes. Idempotent.
+   * @example
+   * seg.close(); seg.buffer.byteLength === 0;
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#buffer.byteLength > 0) binding.unmap(this.#buffer);
+  }
+
+  /**
+   * Removes the segment's name for every process; this process stops owning
+   * it. Mappings, this one included, stay valid until closed.
+   * @throws `ENOENT` if the name is already gone
+   * @example
+   * seg.unlink(); seg.close();
+   */
+  unlink(): void {
+    disown(this.#name);
+    binding.unlink(this.#name);
+  }
+
+  /**
+   * Stops owning the segment: it will outlive this process until someone
+   * unlinks it (or adopts it with `attach(h, { own: true })`).
+   * @example
+   * seg.unregister(); process.send(seg.handle);
+   */
+  unregister(): void {
+    disown(this.#name);
+  }
+
+  /** Same as {@link SharedMemory.close}, for `using seg = SharedMemory.create(…)`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function parseHandle(value: unknown): { name: string; size?: number } {
+  if (typeof value === 'string') return { name: checkName(value) };
+  if (typeof value !== 'object' || value === null) throw invalidType('handle', 'a name or a { name, size } handle', value);
+  const h = value as { name?: unknown; size?: unknown };
+  const name = checkName(h.name, 'handle.name');
+  if (h.size === undefined) return { name };
+  return { name, size: checkInteger('handle.size', h.size, 0, Number.MAX_SAFE_INTEGER) };
+}
+
+/** Size and kind of one /dev/shm entry; undefined if it vanished meanwhile. */
+function describeSegment(name: string): SegmentInfo | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(`${SHM_DIR}/${name}`, O_RDONLY);
+  } catch (err) {
+    if ((err as SystemError).code === 'ENOENT') return undefined;
+    // Not readable by us: we can still say how large it is.
+    try {
+      return { name, size: fs.statSync(`${SHM_DIR}/${name}`).size, kind: 'raw' };
+    } catch {
+      return undefined;
+    }
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(TABLE_MAGIC.length);
+    const n = size >= head.length ? fs.readSync(fd, head, 0, head.length, 0) : 0;
+    const kind = n === head.length && head.equals(TABLE_MAGIC) ? 'table' : 'raw';
+    return { name, size, kind };
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,181 @@
+// Named segments: shm_open/shm_unlink, reserving pages, mmap/munmap, and the
+// lifetime of each mapping. Everything else (validation, modes, names, fstat,
+// fchmod, close) is done in lib/segment.ts with Node's own fs calls.
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "addon_data.h"
+#include "errors.h"
+
+namespace shmkit {
+
+// One owner struct per mapping. The ArrayBuffer's finalizer owns the struct
+// and deletes it; both close() (via Unmap below) and the finalizer go through
+// Release(), which munmaps at most once.
+struct Mapping {
+  void* addr;
+  size_t length;
+  bool unmapped = false;
+  std::weak_ptr<LiveMap> live;  // expires if the environment is torn down first
+
+  void Release() {
+    if (unmapped) return;
+    unmapped = true;
+    if (auto map = live.lock()) {
+      auto it = map->find(addr);
+      if (it != map->end() && it->second == this) map->erase(it);
+    }
+    // SAFETY: addr/length are exactly what mmap returned and the range has not
+    // been unmapped (unmapped was false). No JS view can reach it afterwards:
+    // the ArrayBuffer is detached (close) or already collected (finalizer).
+    munmap(addr, length);
+  }
+};
+
+static bool GetName(const Napi::CallbackInfo& info, size_t i, std::string* out) {
+  if (info.Length() <= i || !info[i].IsString()) {
+    Napi::TypeError::New(info.Env(), "name must be a string").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[i].As<Napi::String>().Utf8Value();
+  return true;
+}
+
+static bool GetInt(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
+  if (info.Length() <= i || !info[i].IsNumber()) {
+    Napi::TypeError::New(info.Env(), "expected a number").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[i].As<Napi::Number>().Int64Value();
+  return true;
+}
+
+// open(name, oflag, mode) -> fd. `name` has no leading '/'.
+static Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name;
+  int64_t oflag, mode;
+  if (!GetName(info, 0, &name) || !GetInt(info, 1, &oflag) || !GetInt(info, 2, &mode)) return env.Undefined();
+  std::string path = "/" + name;
+  int fd;
+  do {
+    fd = shm_open(path.c_str(), static_cast<int>(oflag) | O_CLOEXEC, static_cast<mode_t>(mode));
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    ThrowErrno(env, errno, "shm_open", name);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// unlink(name)
+static Napi::Value Unlink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name;
+  if (!GetName(info, 0, &name)) return env.Undefined();
+  std::string path = "/" + name;
+  if (shm_unlink(path.c_str()) != 0) ThrowErrno(env, errno, "shm_unlink", name);
+  return env.Undefined();
+}
+
+// reserve(fd, size, name): sets the size and allocates every page now, so
+// that a full /dev/shm fails here with ENOSPC instead of a later SIGBUS.
+static Napi::Value Reserve(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, size;
+  std::string name;
+  if (!GetInt(info, 0, &fd) || !GetInt(info, 1, &size) || !GetName(info, 2, &name)) return env.Undefined();
+#if defined(__linux__)
+  int rc;
+  do {
+    rc = posix_fallocate(static_cast<int>(fd), 0, static_cast<off_t>(size));  // returns the error, not -1
+  } while (rc == EINTR);
+  if (rc != 0) ThrowErrno(env, rc, "posix_fallocate", name);
+#else
+  // macOS has no fallocate for shm objects; ftruncate is all it offers.
+  int rc;
+  do {
+    rc = ftruncate(static_cast<int>(fd), static_cast<off_t>(size));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) ThrowErrno(env, errno, "ftruncate", name);
+#endif
+  return env.Undefined();
+}
+
+// map(fd, size, readonly, name) -> ArrayBuffer over the mapping.
+// A read-only attach is a private copy-on-write mapping of a descriptor opened
+// O_RDONLY: a write from JavaScript touches a private copy of the page, never
+// the shared bytes, and cannot fault the process.
+static Napi::Value Map(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, size;
+  std::string name;
+  if (!GetInt(info, 0, &fd) || !GetInt(info, 1, &size) || info.Length() < 3 || !GetName(info, 3, &name))
+    return env.Undefined();
+  bool readonly = info[2].ToBoolean();
+  if (size <= 0) {
+    Napi::RangeError::New(env, "size must be positive").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int flags = readonly ? (MAP_PRIVATE | MAP_NORESERVE) : MAP_SHARED;
+  void* addr = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, flags, static_cast<int>(fd), 0);
+  if (addr == MAP_FAILED) {
+    ThrowErrno(env, errno, "mmap", name);
+    return env.Undefined();
+  }
+  AddonData* data = GetAddonData(env);
+  auto* m = new Mapping{addr, static_cast<size_t>(size), false, data->live};
+  (*data->live)[addr] = m;
+  // SAFETY: the buffer covers exactly [addr, addr+size), which stays mapped
+  // until Release(); Release() runs only after the buffer is detached (unmap)
+  // or garbage (finalizer), so no JS view can outlive the range.
+  // lib/ checks size <= buffer.constants.MAX_LENGTH first, so creation cannot
+  // fail on length; should it fail anyway we leak the mapping rather than
+  // guess whether Node already ran the finalizer.
+  return Napi::ArrayBuffer::New(
+      env, addr, static_cast<size_t>(size),
+      [](Napi::Env, void*, Mapping* mapping) {
+        mapping->Release();
+        delete mapping;  // the finalizer is the struct's only owner
+      },
+      m);
+}
+
+// unmap(arrayBuffer) -> boolean: detaches the buffer (every view over it now
+// reads as length 0), then unmaps. Returns false if it was not a live mapping
+// (already closed, or not one of ours), which makes close() idempotent.
+static Napi::Value Unmap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
+    Napi::TypeError::New(env, "unmap needs an ArrayBuffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  void* addr = ab.Data();  // nullptr once detached
+  LiveMap& live = *GetAddonData(env)->live;
+  auto it = addr ? live.find(addr) : live.end();
+  if (it == live.end() || ab.ByteLength() != it->second->length) return Napi::Boolean::New(env, false);
+  Mapping* m = it->second;
+  ab.Detach();
+  if (env.IsExceptionPending()) return env.Undefined();  // not detachable: keep the mapping
+  m->Release();  // the struct itself is deleted by the finalizer, which Detach schedules
+  return Napi::Boolean::New(env, true);
+}
+
+void InitSegment(Napi::Env env, Napi::Object exports) {
+  exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));
+  exports.Set("reserve", Napi::Function::New(env, Reserve, "reserve"));
+  exports.Set("map", Napi::Function::New(env, Map, "map"));
+  exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
+}
+
+}  // namespace shmkit

@@ -1,0 +1,101 @@
+/**
+ * Shared test helpers: unique name prefixes, real child processes running
+ * test/fixtures/<role>.ts, and polling with back-off instead of fixed sleeps.
+ */
+import { fork, spawn, type ChildProcess, type ForkOptions, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const FIXTURES = path.join(__dirname, 'fixtures');
+/** Node flags that let a child run a TypeScript fixture. */
+export const TS_EXEC_ARGV = ['--import', 'tsx'];
+export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** A fresh prefix per test, e.g. `shmkit-test-segment-1a2b3c4d`. */
+export function testPrefix(label: string): string {
+  return `shmkit-test-${label}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Names under /dev/shm that start with `prefix`. */
+export function shmEntries(prefix: string): string[] {
+  return fs.readdirSync('/dev/shm').filter((n) => n.startsWith(prefix));
+}
+
+/** Removes every segment under `prefix` (afterEach safety net; tests still assert their own cleanup). */
+export function removeAll(prefix: string): void {
+  for (const n of shmEntries(prefix)) fs.rmSync(`/dev/shm/${n}`, { force: true });
+}
+
+/** Forks test/fixtures/<role>.ts with an IPC channel. */
+export function forkFixture(role: string, args: string[] = [], options: ForkOptions = {}): ChildProcess {
+  return fork(path.join(FIXTURES, `${role}.ts`), args, {
+    execArgv: TS_EXEC_ARGV,
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    ...options,
+  });
+}
+
+/** Runs test/fixtures/<role>.ts through `command` (e.g. setpriv, unshare) and collects its output. */
+export function runFixture(
+  role: string,
+  args: string[] = [],
+  wrap: string[] = [],
+  options: SpawnOptions = {},
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const argv = [...wrap, process.execPath, ...TS_EXEC_ARGV, path.join(FIXTURES, `${role}.ts`), ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Next IPC message from `child` (rejects if it exits first). */
+export function nextMessage<T = unknown>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: T) => {
+      cleanup();
+      resolve(m);
+    };
+    const onExit = (code: number | null, signal: string | null) => {
+      cleanup();
+      reject(new Error(`child exited (code ${code}, signal ${signal}) before sending a message`));
+    };
+    const cleanup = () => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+/** Resolves with the child's exit code and signal. */
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/**
+ * Polls `check` with exponential back-off (1 ms doubling to 100 ms) until it
+ * returns true; rejects after `timeoutMs` with `what` in the message.
+ */
+export async function waitFor(check: () => boolean, what: string, timeoutMs = 5000): Promise<number> {
+  const start = Date.now();
+  let delay = 1;
+  for (;;) {
+    if (check()) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 100);
+  }
+}
