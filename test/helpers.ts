@@ -13,9 +13,16 @@ export const FIXTURES = path.join(__dirname, 'fixtures');
 export const TS_EXEC_ARGV = ['--import', 'tsx'];
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** A fresh prefix per test, e.g. `shmkit-test-segment-1a2b3c4d`. */
+/** This vitest run's id, set by global-setup.ts (all names of the run start with `shmkit-test-<run>-`). */
+export const RUN = process.env.SHMKIT_TEST_RUN ?? randomBytes(3).toString('hex');
+
+/**
+ * A fresh name prefix, e.g. `shmkit-test-<run>-segment-1a2b3c4d`. Every
+ * segment a test makes must start with one, so the global teardown can tell
+ * this run's leaks from other runs' segments.
+ */
 export function testPrefix(label: string): string {
-  return `shmkit-test-${label}-${randomBytes(4).toString('hex')}`;
+  return `shmkit-test-${RUN}-${label}-${randomBytes(4).toString('hex')}`;
 }
 
 /** Names under /dev/shm that start with `prefix`. */
