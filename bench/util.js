@@ -89,3 +89,28 @@ function table(header, rows) {
 }
 
 module.exports = { now, median, timeMedian, tree, pss, treePss, samplePss, MiB, fmtMiB, fmtMs, table };
+
+/**
+ * Starts bench/pss-sampler.js watching the tree under `root`; resolves to
+ * { stop(): Promise<{ peak, samples }> }. Sampling happens in its own process,
+ * so it goes on while this one is blocked.
+ */
+function startSampler(root = process.pid, everyMs = 50) {
+  const { fork } = require('node:child_process');
+  const path = require('node:path');
+  const child = fork(path.join(__dirname, 'pss-sampler.js'), [String(root), String(everyMs)], { stdio: 'inherit' });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('message', () =>
+      resolve({
+        stop: () =>
+          new Promise((res) => {
+            child.once('message', res);
+            child.send('stop');
+          }),
+      }),
+    );
+  });
+}
+
+module.exports.startSampler = startSampler;
