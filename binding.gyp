@@ -5,7 +5,7 @@
       "sources": [],
       "conditions": [
         ["OS!='win'", {
-          "sources": ["native/addon.cc", "native/errors.cc", "native/segment.cc"]
+          "sources": ["native/addon.cc", "native/errors.cc", "native/segment.cc", "native/lifecycle.cc", "native/futex.cc"]
         }],
         ["OS=='linux'", {
           "libraries": ["-lrt"]
@@ -22,6 +22,16 @@
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra"],
       "cflags_cc": ["-fvisibility=hidden", "-fno-exceptions", "-std=c++17", "-Wall", "-Wextra"]
+    },
+    {
+      "target_name": "shmkit-tracker",
+      "type": "executable",
+      "sources": [],
+      "conditions": [
+        ["OS!='win'", { "sources": ["native/tracker.c"] }],
+        ["OS=='linux'", { "libraries": ["-lrt"] }]
+      ],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }

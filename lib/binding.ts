@@ -19,6 +19,14 @@ export interface Binding {
   map(fd: number, size: number, readonly: boolean, name: string): ArrayBuffer;
   /** Detach, then munmap; false if the buffer was not a live mapping. */
   unmap(buffer: ArrayBuffer): boolean;
+  /** Starts this process's tracker once (again if `restart`); the pipe's write end is blocking and O_CLOEXEC. */
+  startTracker(path: string, restart: boolean): { fd: number; pid: number };
+  /** fsetxattr(fd, 'user.shmkit.owner', value) → 0 or the errno. */
+  setOwnerTag(fd: number, value: string): number;
+  /** fremovexattr(fd, 'user.shmkit.owner') → 0 or the errno. */
+  removeOwnerTag(fd: number): number;
+  /** getxattr(path, 'user.shmkit.owner'), undefined if absent or unsupported. */
+  getOwnerTag(path: string): string | undefined;
 }
 
 function load(): Binding {
@@ -29,6 +37,9 @@ function load(): Binding {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(file) as Binding;
 }
+
+/** The tracker executable (native/tracker.c), built next to the addon. */
+export const TRACKER_PATH: string = path.join(__dirname, '..', 'build', 'Release', 'shmkit-tracker');
 
 /** The addon, loaded once per process. */
 export const binding: Binding = load();

@@ -1,18 +1,44 @@
 /**
- * Which segments this process owns, and unlinking them when it ends.
+ * Which segments this process owns, and removing them when it ends, however
+ * it ends.
  *
- * Each owned name is recorded with the identity (device + inode) of the
- * object it created, so that cleanup never removes a newer segment that
- * someone else created under the same name after ours was unlinked.
+ * Three layers, each covering what the one before cannot:
+ * - the in-process `exit` hook unlinks at once on a normal exit, an uncaught
+ *   exception or an unhandled rejection;
+ * - the tracker (native/tracker.c), a ~1 MB helper process started on the
+ *   first owned create, holds the read end of a pipe whose only write end is
+ *   in this process (close-on-exec, so no child inherits it). Any death of
+ *   this process — a signal, SIGKILL, the OOM killer — closes that pipe, and
+ *   the tracker unlinks what is still registered;
+ * - the owner tag, an extended attribute `user.shmkit.owner` on the segment
+ *   (pid, process start time, pid namespace), lets `list()` say who owns a
+ *   segment and `sweep()` remove those whose owner is provably dead should
+ *   even the tracker have been killed.
+ *
+ * Every owned name is recorded with the identity (device + inode) of the
+ * object this process created or adopted, and every removal checks it, so a
+ * newer segment that reuses the name is never touched.
  * @internal
  */
 import * as fs from 'node:fs';
-import { binding } from './binding';
+import { binding, TRACKER_PATH } from './binding';
 import { SHM_DIR } from './names';
 
 interface Identity {
-  dev: number;
-  ino: number;
+  dev: bigint;
+  ino: bigint;
+}
+
+/** Who owns a segment, read from its owner tag. */
+export interface OwnerRecord {
+  /** Process id, as seen in the owner's pid namespace. */
+  pid: number;
+  /** The owner's start time in clock ticks after boot (`/proc/<pid>/stat` field 22); 0 if unknown. */
+  startTime: number;
+  /** False only when the owner is provably gone: no such process, a zombie, or a newer process reusing its pid. */
+  alive: boolean;
+  /** The owner runs in another pid namespace (another container): its liveness cannot be checked from here. */
+  foreign: boolean;
 }
 
 const owned = new Map<string, Identity>();
@@ -20,8 +46,13 @@ let hooked = false;
 
 /** Starts owning `name`; `fd` is the open descriptor of the object. */
 export function own(name: string, fd: number): void {
-  const st = fs.fstatSync(fd);
-  owned.set(name, { dev: st.dev, ino: st.ino });
+  const st = fs.fstatSync(fd, { bigint: true });
+  const id = { dev: st.dev, ino: st.ino };
+  // The tag is best effort: without it (a filesystem without user xattrs, a
+  // mode that denies us writing) only list()/sweep() know less.
+  binding.setOwnerTag(fd, ownerTag());
+  owned.set(name, id);
+  tell(`+${id.dev} ${id.ino} ${escapeName(name)}\n`);
   if (!hooked) {
     hooked = true;
     process.once('exit', releaseAll);
@@ -30,7 +61,19 @@ export function own(name: string, fd: number): void {
 
 /** Stops owning `name` (handed off, or already unlinked). */
 export function disown(name: string): void {
-  owned.delete(name);
+  if (!owned.delete(name)) return;
+  tell(`-${escapeName(name)}\n`);
+}
+
+/**
+ * Hands `name` off: stops owning it and clears its owner tag (if it is still
+ * our object), so that neither the tracker nor a later `sweep()` removes it.
+ */
+export function handOff(name: string): void {
+  const id = owned.get(name);
+  disown(name);
+  if (id === undefined) return;
+  withOurObject(name, id, (fd) => binding.removeOwnerTag(fd));
 }
 
 /** Whether this process will unlink `name` when it ends. */
@@ -38,18 +81,197 @@ export function owns(name: string): boolean {
   return owned.has(name);
 }
 
-/** Unlinks `name` if it is still the object this process created. */
-function releaseOne(name: string, id: Identity): void {
+/**
+ * Unlinks `name` now if this process owns it and it is still the object this
+ * process created or adopted; stops owning it either way. Returns whether it
+ * unlinked.
+ */
+export function releaseOwned(name: string): boolean {
+  const id = owned.get(name);
+  if (id === undefined) return false;
+  const done = releaseOne(name, id);
+  disown(name);
+  return done;
+}
+
+/** Pid of this process's tracker, if one is running. @internal for tests and benchmarks */
+export function trackerPid(): number | undefined {
+  return tracker?.pid;
+}
+
+/**
+ * The owner recorded on segment `name`, with whether it is alive; undefined
+ * when the segment carries no owner tag (unowned, handed off, or made by
+ * something other than shmkit).
+ */
+export function ownerOf(name: string): OwnerRecord | undefined {
+  const tag = binding.getOwnerTag(`${SHM_DIR}/${name}`);
+  if (tag === undefined) return undefined;
+  const m = /^shmkit1 (\d+) (\d+) (\d+)$/.exec(tag);
+  if (!m) return undefined;
+  const pid = Number(m[1]);
+  const startTime = Number(m[2]);
+  const foreign = Number(m[3]) !== self().pidNamespace;
+  return { pid, startTime, foreign, alive: foreign || processAlive(pid, startTime) };
+}
+
+// ---------------------------------------------------------------------------
+// This process's identity and the liveness of others
+
+interface Self {
+  pid: number;
+  startTime: number;
+  pidNamespace: number;
+}
+let me: Self | undefined;
+
+function self(): Self {
+  if (me === undefined || me.pid !== process.pid) {
+    let pidNamespace = 0;
+    try {
+      pidNamespace = Number(/\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[1] ?? 0);
+    } catch {
+      // No /proc (macOS): every owner then looks local, checked by pid only.
+    }
+    me = { pid: process.pid, startTime: procStat(process.pid)?.startTime ?? 0, pidNamespace };
+  }
+  return me;
+}
+
+/*
+ * Owner tag, the value of xattr `user.shmkit.owner`, ASCII:
+ *   "shmkit1 <pid> <start time in clock ticks> <pid namespace inode>"
+ * The start time tells a reused pid from the owner; the namespace tells a
+ * pid we cannot see (another container sharing /dev/shm) from a dead one.
+ */
+function ownerTag(): string {
+  const s = self();
+  return `shmkit1 ${s.pid} ${s.startTime} ${s.pidNamespace}`;
+}
+
+/** State and start time from /proc/<pid>/stat; undefined if unreadable. */
+function procStat(pid: number): { state: string; startTime: number } | undefined {
+  let text: string;
   try {
-    const st = fs.statSync(`${SHM_DIR}/${name}`);
-    if (st.dev !== id.dev || st.ino !== id.ino) return;
-    binding.unlink(name);
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
   } catch {
-    // Already gone, or not ours any more: nothing to clean up.
+    return undefined;
+  }
+  // Fields after the command name, which may itself hold spaces and ')'.
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0] ?? '?', startTime: Number(rest[19] ?? 0) };
+}
+
+/** False only if `pid` provably no longer runs the process that started at `startTime`. */
+function processAlive(pid: number, startTime: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    // EPERM: it exists, someone else's.
+  }
+  const st = procStat(pid);
+  if (st === undefined) return true; // exists but hidden (hidepid): cannot prove it dead
+  if (st.state === 'Z' || st.state === 'X') return false; // exited, not yet reaped
+  return startTime === 0 || st.startTime === startTime;
+}
+
+// ---------------------------------------------------------------------------
+// Unlinking
+
+/** Runs `fn` on a descriptor of `name` if it is still the object `id`. */
+function withOurObject(name: string, id: Identity, fn: (fd: number) => void): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(`${SHM_DIR}/${name}`, fs.constants.O_RDONLY);
+  } catch {
+    return false; // gone, or not readable by us any more
+  }
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    if (st.dev !== id.dev || st.ino !== id.ino) return false;
+    fn(fd);
+    return true;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Unlinks `name` if it is still the object this process created. */
+function releaseOne(name: string, id: Identity): boolean {
+  try {
+    const st = fs.statSync(`${SHM_DIR}/${name}`, { bigint: true });
+    if (st.dev !== id.dev || st.ino !== id.ino) return false;
+    binding.unlink(name);
+    return true;
+  } catch {
+    return false; // already gone, or not ours any more
   }
 }
 
 function releaseAll(): void {
   for (const [name, id] of owned) releaseOne(name, id);
   owned.clear();
+  // The tracker learns nothing more: our exit closes its pipe, and it finds
+  // these names gone (or reused by newer objects, which it leaves alone).
+}
+
+// ---------------------------------------------------------------------------
+// The tracker
+
+let tracker: { fd: number; pid: number } | undefined;
+let trackerBroken = false;
+
+/** Names may hold '\' and newlines; the tracker's protocol is one line per message. */
+function escapeName(name: string): string {
+  return name.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/**
+ * Sends one message to the tracker, starting it on first use. The write is
+ * synchronous and a whole line (< PIPE_BUF) at once, so a register is in the
+ * pipe before create() returns, whatever happens to this process next.
+ */
+function tell(line: string): void {
+  if (trackerBroken) return;
+  if (tracker === undefined) {
+    if (line[0] === '-') return; // nothing registered yet: nothing to forget
+    if (!startTracker(false)) return;
+  }
+  try {
+    fs.writeSync(tracker!.fd, line);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+    // The tracker was killed. Start a new one and tell it everything we own
+    // (this line included, since `owned` is already updated).
+    if (startTracker(true)) resendAll();
+  }
+}
+
+function resendAll(): void {
+  try {
+    for (const [name, id] of owned) fs.writeSync(tracker!.fd, `+${id.dev} ${id.ino} ${escapeName(name)}\n`);
+  } catch (err) {
+    trackerFailed(err);
+  }
+}
+
+function startTracker(restart: boolean): boolean {
+  try {
+    tracker = binding.startTracker(TRACKER_PATH, restart);
+    return true;
+  } catch (err) {
+    trackerFailed(err);
+    return false;
+  }
+}
+
+function trackerFailed(err: unknown): void {
+  trackerBroken = true;
+  tracker = undefined;
+  process.emitWarning(
+    `shmkit: cannot run the ownership tracker (${(err as Error).message}); owned segments will be removed ` +
+      'on a normal exit but not if this process is killed',
+    { code: 'SHMKIT_NO_TRACKER' },
+  );
 }

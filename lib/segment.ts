@@ -7,7 +7,8 @@ import { constants as bufferConstants } from 'node:buffer';
 import { binding } from './binding';
 import { ShmError, checkInteger, invalidType, type SystemError } from './errors';
 import { checkName, generateName, SHM_DIR } from './names';
-import { disown, own, owns } from './ownership';
+import { disown, handOff, own, ownerOf, owns } from './ownership';
+import { sweep, type SweepOptions } from './sweep';
 import { TABLE_MAGIC } from './magic';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL } = fs.constants;
@@ -211,6 +212,15 @@ export class SharedMemory implements Disposable {
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * Unlinks the segments whose owner process is provably dead; see {@link sweep}.
+   * @example
+   * SharedMemory.sweep({ prefix: 'myapp.' });   // → names removed
+   */
+  static sweep(options: SweepOptions = {}): string[] {
+    return sweep(options);
+  }
+
   /** Name without a leading '/'; on Linux the file `/dev/shm/<name>`. */
   get name(): string {
     return this.#name;
@@ -271,7 +281,7 @@ export class SharedMemory implements Disposable {
    * seg.unregister(); process.send(seg.handle);
    */
   unregister(): void {
-    disown(this.#name);
+    handOff(this.#name);
   }
 
   /** Same as {@link SharedMemory.close}, for `using seg = SharedMemory.create(…)`. */
@@ -308,7 +318,8 @@ function describeSegment(name: string): SegmentInfo | undefined {
     const head = Buffer.alloc(TABLE_MAGIC.length);
     const n = size >= head.length ? fs.readSync(fd, head, 0, head.length, 0) : 0;
     const kind = n === head.length && head.equals(TABLE_MAGIC) ? 'table' : 'raw';
-    return { name, size, kind };
+    const owner = ownerOf(name);
+    return owner === undefined ? { name, size, kind } : { name, size, owner: { pid: owner.pid, alive: owner.alive }, kind };
   } finally {
     fs.closeSync(fd);
   }

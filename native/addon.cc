@@ -4,6 +4,8 @@
 
 #include "addon_data.h"
 #include "errors.h"
+#include "lifecycle.h"
+#include "futex.h"
 #include "segment.h"
 
 namespace shmkit {
@@ -16,6 +18,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new shmkit::AddonData());  // freed by node-addon-api at env teardown
   exports.Set("setErrorFactory", Napi::Function::New(env, shmkit::SetErrorFactory, "setErrorFactory"));
   shmkit::InitSegment(env, exports);
+  shmkit::InitLifecycle(env, exports);
+  shmkit::InitFutex(env, exports);
   return exports;
 }
 

@@ -1,0 +1,50 @@
+/**
+ * sweep(): removes segments whose recorded owner is provably dead — what is
+ * left when even an owner's tracker was killed (or the owner ran a shmkit
+ * without one).
+ */
+import * as fs from 'node:fs';
+import { binding } from './binding';
+import { ShmError, invalidType, type SystemError } from './errors';
+import { SHM_DIR } from './names';
+import { ownerOf } from './ownership';
+
+/** Options of {@link sweep}. */
+export interface SweepOptions {
+  /** Only consider names that start with this. Default: every segment. */
+  prefix?: string;
+}
+
+/**
+ * Unlinks every segment (under `prefix`) whose owner tag names a process that
+ * provably no longer runs: no such pid, a zombie, or a newer process reusing
+ * the pid (start times differ). Never touches segments without an owner tag —
+ * unowned, handed off with `unregister()`, or made by other programs — nor
+ * those of owners in another pid namespace. Returns the names it removed,
+ * sorted.
+ *
+ * @throws TypeError if `prefix` is not a string; `ERR_SHM_UNSUPPORTED_PLATFORM` without /dev/shm
+ * @example
+ * const removed = sweep({ prefix: 'myapp.' });
+ */
+export function sweep(options: SweepOptions = {}): string[] {
+  if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
+  const prefix = options.prefix ?? '';
+  if (typeof prefix !== 'string') throw invalidType('options.prefix', 'a string', prefix);
+  if (process.platform !== 'linux') {
+    throw new ShmError('ERR_SHM_UNSUPPORTED_PLATFORM', 'sweeping segments needs /dev/shm (Linux)');
+  }
+  const removed: string[] = [];
+  for (const entry of fs.readdirSync(SHM_DIR, { withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.startsWith(prefix)) continue;
+    const owner = ownerOf(entry.name);
+    if (owner === undefined || owner.alive) continue;
+    try {
+      binding.unlink(entry.name);
+      removed.push(entry.name);
+    } catch (err) {
+      if ((err as SystemError).code !== 'ENOENT') throw err; // someone else swept it first
+    }
+  }
+  return removed.sort();
+}

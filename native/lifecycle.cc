@@ -1,0 +1,203 @@
+// Lifecycle support that JavaScript cannot do itself: starting the tracker
+// process (native/tracker.c) with a close-on-exec pipe, and the extended
+// attribute that records a segment's owner. Policy (when to start it, what
+// to write, what the tag means) is in lib/ownership.ts.
+#include "lifecycle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <string>
+
+#include "errors.h"
+
+extern char** environ;
+
+namespace shmkit {
+
+static const char kOwnerAttr[] = "user.shmkit.owner";
+
+// One tracker per process, shared by the main thread and every worker thread
+// (the addon is loaded once per process), so it is process state, not
+// per-environment state.
+static std::mutex g_mu;
+static int g_fd = -1;
+static pid_t g_pid = -1;
+
+// Moves a descriptor to 3 or above, keeping O_CLOEXEC, so that the dup2 onto
+// fd 0 in the child never meets a source that is already 0.
+static int AboveStdio(int fd) {
+  if (fd > 2) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return moved;
+}
+
+// Spawns `path` with stdin = read end of a fresh pipe; returns the write end
+// (blocking, O_CLOEXEC) or -errno.
+static int Spawn(const std::string& path, pid_t* pid) {
+  int p[2];
+  // O_CLOEXEC from birth: no fork()+exec() elsewhere in this process (child_process,
+  // another addon) can ever inherit the write end and delay the tracker's EOF.
+  if (pipe2(p, O_CLOEXEC) != 0) return -errno;
+  p[0] = AboveStdio(p[0]);
+  p[1] = p[1] < 0 ? p[1] : AboveStdio(p[1]);
+  if (p[0] < 0 || p[1] < 0) {
+    int err = errno;
+    if (p[0] >= 0) close(p[0]);
+    if (p[1] >= 0) close(p[1]);
+    return -err;
+  }
+
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_adddup2(&fa, p[0], 0);  // dup2 clears O_CLOEXEC on fd 0
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+#ifdef POSIX_SPAWN_SETSID
+  // Its own session and process group: Ctrl-C and kill(-pgid) aimed at the
+  // owner's group never reach it.
+  flags |= POSIX_SPAWN_SETSID;
+#endif
+  posix_spawnattr_setflags(&attr, flags);
+  sigset_t none, dfl;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigemptyset(&dfl);
+  sigaddset(&dfl, SIGCHLD);
+  posix_spawnattr_setsigdefault(&attr, &dfl);
+
+  char arg0[] = "shmkit-tracker";
+  char* argv[] = {arg0, nullptr};
+  // glibc's posix_spawn uses CLONE_VFORK: cheap even from a large process,
+  // and it returns only once exec has succeeded or failed.
+  int err = posix_spawn(pid, path.c_str(), &fa, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(p[0]);
+  if (err != 0) {
+    close(p[1]);
+    return -err;
+  }
+  return p[1];
+}
+
+// startTracker(path, restart) → { fd, pid }. Starts the tracker once per
+// process; with restart = true (the old one died: a write got EPIPE) it
+// reaps the old one and starts a new one.
+static Napi::Value StartTracker(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) {
+    Napi::TypeError::New(env, "startTracker(path, restart)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  bool restart = info[1].As<Napi::Boolean>().Value();
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (restart && g_fd >= 0) {
+    close(g_fd);
+    g_fd = -1;
+    int status;
+    // Reap it if it is already gone; libuv only reaps children it spawned.
+    if (g_pid > 0) waitpid(g_pid, &status, WNOHANG);
+    g_pid = -1;
+  }
+  if (g_fd < 0) {
+    pid_t pid = -1;
+    int fd = Spawn(path, &pid);
+    if (fd < 0) {
+      ThrowErrno(env, -fd, "posix_spawn", path);
+      return env.Undefined();
+    }
+    g_fd = fd;
+    g_pid = pid;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("fd", Napi::Number::New(env, g_fd));
+  out.Set("pid", Napi::Number::New(env, g_pid));
+  return out;
+}
+
+#ifdef __APPLE__
+static int SetAttr(int fd, const std::string& v) {
+  return fsetxattr(fd, kOwnerAttr, v.data(), v.size(), 0, 0);
+}
+static ssize_t GetAttr(const char* path, char* buf, size_t n) { return getxattr(path, kOwnerAttr, buf, n, 0, 0); }
+static int RemoveAttr(int fd) { return fremovexattr(fd, kOwnerAttr, 0); }
+#else
+static int SetAttr(int fd, const std::string& v) { return fsetxattr(fd, kOwnerAttr, v.data(), v.size(), 0); }
+static ssize_t GetAttr(const char* path, char* buf, size_t n) { return getxattr(path, kOwnerAttr, buf, n); }
+static int RemoveAttr(int fd) { return fremovexattr(fd, kOwnerAttr); }
+#endif
+
+// setOwnerTag(fd, value) → 0 or the errno (ENOTSUP, EACCES…). Returning the
+// errno rather than throwing: a missing tag only means "owner unknown", and
+// lib/ decides what that costs.
+static Napi::Value SetOwnerTag(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsString()) {
+    Napi::TypeError::New(env, "setOwnerTag(fd, value)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string value = info[1].As<Napi::String>().Utf8Value();
+  int r;
+  // SAFETY: value.data() is valid for value.size() bytes for the whole call.
+  do r = SetAttr(fd, value);
+  while (r != 0 && errno == EINTR);
+  return Napi::Number::New(env, r == 0 ? 0 : errno);
+}
+
+// removeOwnerTag(fd) → 0 or the errno (ENODATA when there was none).
+static Napi::Value RemoveOwnerTag(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "removeOwnerTag(fd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int r;
+  do r = RemoveAttr(fd);
+  while (r != 0 && errno == EINTR);
+  return Napi::Number::New(env, r == 0 ? 0 : errno);
+}
+
+// getOwnerTag(path) → the tag, or undefined when there is none (or the file
+// is gone, or the filesystem has no user xattrs).
+static Napi::Value GetOwnerTag(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "getOwnerTag(path)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  char buf[256];
+  ssize_t n;
+  // SAFETY: getxattr writes at most sizeof buf bytes into buf; a longer
+  // value fails with ERANGE (not ours, then: we write under 64 bytes).
+  do n = GetAttr(path.c_str(), buf, sizeof buf);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return env.Undefined();
+  return Napi::String::New(env, buf, static_cast<size_t>(n));
+}
+
+void InitLifecycle(Napi::Env env, Napi::Object exports) {
+  exports.Set("startTracker", Napi::Function::New(env, StartTracker, "startTracker"));
+  exports.Set("setOwnerTag", Napi::Function::New(env, SetOwnerTag, "setOwnerTag"));
+  exports.Set("removeOwnerTag", Napi::Function::New(env, RemoveOwnerTag, "removeOwnerTag"));
+  exports.Set("getOwnerTag", Napi::Function::New(env, GetOwnerTag, "getOwnerTag"));
+}
+
+}  // namespace shmkit

@@ -1,0 +1,211 @@
+// shmkit-tracker: removes a process's owned segments after that process dies,
+// however it dies (exit, exception, any signal, SIGKILL, the OOM killer).
+//
+// One tracker per owner process, started by lib/ownership.ts (through
+// native/lifecycle.cc) on the first owned create or adopt. Its stdin is the
+// read end of a pipe whose only write end lives, close-on-exec, in the owner;
+// so EOF on stdin means exactly "the owner is gone". The owner writes lines:
+//
+//   +<dev> <ino> <name>\n   now owning <name>, the object with this identity
+//   -<name>\n               no longer owning <name> (unlinked or handed off)
+//
+// In <name>, '\' is written "\\" and a newline "\n" (names may hold either).
+// Each line is one write(2) of at most PIPE_BUF bytes, so it arrives whole.
+//
+// At EOF the tracker unlinks every name still registered whose current object
+// has the registered device and inode (never a newer segment that reuses the
+// name), then exits. It ignores SIGINT/SIGTERM/SIGHUP/SIGQUIT and runs in its
+// own session, so a Ctrl-C or a group-wide kill aimed at the owner leaves it
+// standing to clean up after it. Plain C, no allocation beyond the table:
+// about 1 MB RSS.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+#define NAME_MAX_BYTES 255
+#define LINE_MAX_BYTES 4096
+
+struct entry {
+  struct entry* next;
+  uint64_t dev;
+  uint64_t ino;
+  char name[];  // NUL-terminated
+};
+
+// Chained hash table keyed by name; grows so that lookups stay O(1) with
+// hundreds of thousands of owned segments.
+static struct entry** buckets;
+static size_t nbuckets;
+static size_t count;
+
+static uint64_t hash(const char* s) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h;
+}
+
+static int grow(void) {
+  size_t n = nbuckets ? nbuckets * 2 : 256;
+  struct entry** b = calloc(n, sizeof *b);
+  if (!b) return -1;
+  for (size_t i = 0; i < nbuckets; i++) {
+    struct entry* e = buckets[i];
+    while (e) {
+      struct entry* next = e->next;
+      size_t j = hash(e->name) & (n - 1);
+      e->next = b[j];
+      b[j] = e;
+      e = next;
+    }
+  }
+  free(buckets);
+  buckets = b;
+  nbuckets = n;
+  return 0;
+}
+
+static struct entry** find(const char* name) {
+  struct entry** p = &buckets[hash(name) & (nbuckets - 1)];
+  while (*p && strcmp((*p)->name, name) != 0) p = &(*p)->next;
+  return p;
+}
+
+static void forget(const char* name) {
+  struct entry** p = find(name);
+  if (!*p) return;
+  struct entry* e = *p;
+  *p = e->next;
+  free(e);
+  count--;
+}
+
+static void remember(const char* name, uint64_t dev, uint64_t ino) {
+  forget(name);  // re-registering a name replaces its identity
+  if (count + 1 > nbuckets && grow() != 0) return;
+  size_t len = strlen(name);
+  struct entry* e = malloc(sizeof *e + len + 1);
+  if (!e) return;  // out of memory: the owner's exit hook is the fallback
+  memcpy(e->name, name, len + 1);
+  e->dev = dev;
+  e->ino = ino;
+  struct entry** p = &buckets[hash(name) & (nbuckets - 1)];
+  e->next = *p;
+  *p = e;
+  count++;
+}
+
+// Decodes the escaped name in place; returns -1 on a malformed one.
+static int unescape(char* s) {
+  char* out = s;
+  for (char* in = s; *in; in++) {
+    if (*in != '\\') {
+      *out++ = *in;
+      continue;
+    }
+    in++;
+    if (*in == '\\') *out++ = '\\';
+    else if (*in == 'n') *out++ = '\n';
+    else return -1;
+  }
+  *out = '\0';
+  size_t len = (size_t)(out - s);
+  return len == 0 || len > NAME_MAX_BYTES ? -1 : 0;
+}
+
+static void handle_line(char* line) {
+  if (line[0] == '+') {
+    char* end;
+    errno = 0;
+    uint64_t dev = strtoull(line + 1, &end, 10);
+    if (errno || *end != ' ') return;
+    uint64_t ino = strtoull(end + 1, &end, 10);
+    if (errno || *end != ' ') return;
+    char* name = end + 1;
+    if (unescape(name) == 0) remember(name, dev, ino);
+  } else if (line[0] == '-') {
+    if (unescape(line + 1) == 0) forget(line + 1);
+  }
+  // Anything else is ignored: a newer owner library may speak more.
+}
+
+// Unlinks `name` if it is still the object that was registered.
+static void release(const struct entry* e) {
+  struct stat st;
+  char slash[NAME_MAX_BYTES + 2];
+  slash[0] = '/';
+  memcpy(slash + 1, e->name, strlen(e->name) + 1);
+#ifdef __linux__
+  char path[NAME_MAX_BYTES + 10] = "/dev/shm/";
+  memcpy(path + 9, e->name, strlen(e->name) + 1);
+  if (stat(path, &st) != 0) return;  // gone already (the exit hook, or someone else)
+#else
+  int fd;
+  do fd = shm_open(slash, O_RDONLY, 0);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return;
+  int r = fstat(fd, &st);
+  close(fd);
+  if (r != 0) return;
+#endif
+  if ((uint64_t)st.st_dev != e->dev || (uint64_t)st.st_ino != e->ino) return;  // a newer segment
+  shm_unlink(slash);
+}
+
+static void close_inherited_fds(void) {
+  // The owner's descriptors that lack O_CLOEXEC (an IPC channel, a pipe its
+  // parent waits on) must not be held open by us after the owner dies.
+#if defined(__linux__) && defined(SYS_close_range)
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+#endif
+  long max = sysconf(_SC_OPEN_MAX);
+  if (max < 0 || max > 65536) max = 65536;
+  for (int fd = 3; fd < max; fd++) close(fd);
+}
+
+int main(void) {
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  setsid();  // usually done by posix_spawn already; harmless if so
+  close_inherited_fds();
+  if (chdir("/") != 0) { /* only to not pin a mount; not fatal */ }
+  if (grow() != 0) return 1;
+
+  static char buf[LINE_MAX_BYTES * 16];
+  size_t have = 0;
+  for (;;) {
+    ssize_t n = read(0, buf + have, sizeof buf - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EOF: the owner is gone (or stdin broke, which means the same)
+    have += (size_t)n;
+    size_t start = 0;
+    for (size_t i = 0; i < have; i++) {
+      if (buf[i] != '\n') continue;
+      buf[i] = '\0';
+      handle_line(buf + start);
+      start = i + 1;
+    }
+    if (start == 0 && have == sizeof buf) have = 0;  // an absurd line: drop it
+    else {
+      memmove(buf, buf + start, have - start);
+      have -= start;
+    }
+  }
+  // A partial last line was never a complete register: ignore it.
+  for (size_t i = 0; i < nbuckets; i++)
+    for (struct entry* e = buckets[i]; e; e = e->next) release(e);
+  return 0;
+}
