@@ -6,3 +6,5 @@ export { Registry } from './registry';
 export type { RegistryOptions, RegistryEntry } from './registry';
 export { ShmError, systemError } from './errors';
 export type { ShmErrorCode, SystemError } from './errors';
+export { forkMap, defineWorker } from './fork';
+export type { ForkMapOptions, WorkerTask, ChunkResult, Shared, Shareable, TableLike } from './fork';

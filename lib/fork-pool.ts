@@ -1,0 +1,233 @@
+/**
+ * The engine under forkMap: a fixed set of forked workers, started once and
+ * reused, handed chunk tasks as they free up, and torn down completely —
+ * every process waited for — whether the run ends well or not.
+ * @internal
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { ShmError } from './errors';
+import { WORKER_ENV, restoreError, type FromWorker, type ToWorker, type Wire, type WireError } from './fork-wire';
+
+/** One finished chunk: its index, its rows `[start, end)` and what the worker returned. */
+export interface ChunkResult<R = unknown> {
+  index: number;
+  start: number;
+  end: number;
+  result: R;
+}
+
+/** Everything a run needs, already validated. */
+export interface RunSpec {
+  script: string;
+  workers: number;
+  chunk: number;
+  total: number;
+  input: Wire | null;
+  output: Wire | null;
+  execArgv: string[];
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  onResult: (r: ChunkResult) => void;
+}
+
+/** A started run: `finished` settles after every worker has exited. */
+export interface Run {
+  readonly finished: Promise<void>;
+  /** Ends the run early: kills the workers and waits for them. */
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** How long a worker may take to exit after its channel is closed. */
+const EXIT_GRACE_MS = 2000;
+/** How long a worker may take to die of SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 250;
+
+interface Task {
+  index: number;
+  start: number;
+  end: number;
+}
+
+interface Slot {
+  child: ChildProcess;
+  task: Task | null;
+  exited: Promise<void>;
+  gone: boolean;
+}
+
+const rows = (t: Task) => `chunk ${t.index} (rows ${t.start} to ${t.end - 1})`;
+
+/** The error every worker failure rejects with: code ERR_SHM_WORKER, naming the chunk, cause attached. */
+function workerError(message: string, pid: number | undefined, task: Task | null, cause: unknown): ShmError {
+  const err = new ShmError('ERR_SHM_WORKER', message, { cause });
+  return Object.assign(err, { pid, chunk: task ? { ...task } : undefined });
+}
+
+/** Starts a run. Never throws: failures arrive through `finished`. */
+export function startRun(spec: RunSpec): Run {
+  const tasks = Math.ceil(spec.total / spec.chunk);
+  const slots: Slot[] = [];
+  let next = 0;
+  let completed = 0;
+  let rowsDone = 0;
+  let settled = false;
+  let stopping: Promise<void> | undefined;
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const finished = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+
+  const onAbort = () => void fail(spec.signal!.reason);
+
+  /** Stops every worker; graceful = close the channel and let it exit, else SIGTERM. Then SIGKILL. */
+  function stopAll(graceful: boolean): Promise<void> {
+    stopping ??= (async () => {
+      spec.signal?.removeEventListener('abort', onAbort);
+      const live = slots.filter((s) => !s.gone);
+      for (const s of live) {
+        if (graceful && s.child.connected) s.child.disconnect();
+        else s.child.kill('SIGTERM');
+      }
+      const timer = setTimeout(() => {
+        for (const s of live) if (!s.gone) s.child.kill('SIGKILL');
+      }, graceful ? EXIT_GRACE_MS : KILL_GRACE_MS);
+      await Promise.all(live.map((s) => s.exited));
+      clearTimeout(timer);
+    })();
+    return stopping;
+  }
+
+  async function fail(err: unknown): Promise<void> {
+    if (settled) return stopping;
+    settled = true;
+    await stopAll(false);
+    reject(err);
+  }
+
+  async function succeed(): Promise<void> {
+    if (settled) return;
+    settled = true;
+    await stopAll(true);
+    resolve();
+  }
+
+  function send(slot: Slot, msg: ToWorker): void {
+    try {
+      slot.child.send(msg);
+    } catch (err) {
+      void fail(workerError(`forkMap: could not reach worker ${slot.child.pid}: ${(err as Error).message}`, slot.child.pid, slot.task, err));
+    }
+  }
+
+  function dispatch(slot: Slot): void {
+    if (settled) return;
+    if (next >= tasks) {
+      slot.task = null;
+      return;
+    }
+    const index = next++;
+    const start = index * spec.chunk;
+    slot.task = { index, start, end: Math.min(start + spec.chunk, spec.total) };
+    send(slot, { shmkit: 'task', ...slot.task });
+  }
+
+  function onMessage(slot: Slot, msg: FromWorker): void {
+    if (settled || typeof msg !== 'object' || msg === null || !('shmkit' in msg)) return;
+    switch (msg.shmkit) {
+      case 'ready':
+        send(slot, { shmkit: 'init', input: spec.input, output: spec.output });
+        return;
+      case 'idle':
+        dispatch(slot);
+        return;
+      case 'done': {
+        const task = slot.task;
+        if (!task || task.index !== msg.index) return;
+        completed++;
+        rowsDone += task.end - task.start;
+        try {
+          spec.onResult({ ...task, result: msg.result });
+          spec.onProgress?.(rowsDone, spec.total);
+        } catch (err) {
+          void fail(err);
+          return;
+        }
+        if (completed === tasks) void succeed();
+        else dispatch(slot);
+        return;
+      }
+      case 'error': {
+        const e: WireError = msg.error;
+        const where = slot.task && msg.index !== null ? rows(slot.task) : 'attaching its input/output';
+        void fail(
+          workerError(`forkMap: ${where} failed in worker ${slot.child.pid}: ${e.message}`, slot.child.pid, msg.index === null ? null : slot.task, restoreError(e)),
+        );
+        return;
+      }
+    }
+  }
+
+  function onExit(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
+    slot.gone = true;
+    if (settled) return;
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    const cause = Object.assign(new Error(`worker ${slot.child.pid} ${how}`), { exitCode: code, signal });
+    const where = slot.task ? `while running ${rows(slot.task)}` : 'before taking a task (did the script call defineWorker()?)';
+    void fail(workerError(`forkMap: worker ${slot.child.pid} ${how} ${where}`, slot.child.pid, slot.task, cause));
+  }
+
+  if (spec.signal?.aborted) {
+    settled = true;
+    reject(spec.signal.reason);
+    return { finished, cancel: () => Promise.resolve() };
+  }
+  if (tasks === 0) {
+    settled = true;
+    resolve();
+    return { finished, cancel: () => Promise.resolve() };
+  }
+  spec.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const count = Math.min(spec.workers, tasks);
+  for (let i = 0; i < count; i++) {
+    let child: ChildProcess;
+    try {
+      child = fork(spec.script, [], {
+        execArgv: spec.execArgv,
+        env: { ...process.env, [WORKER_ENV]: String(process.pid) },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        // Structured clone: results may hold bigint, Map, typed arrays.
+        serialization: 'advanced',
+      });
+    } catch (err) {
+      void fail(err);
+      break;
+    }
+    let markExited!: () => void;
+    const slot: Slot = { child, task: null, gone: false, exited: new Promise<void>((res) => (markExited = res)) };
+    child.once('exit', (code, signal) => {
+      onExit(slot, code, signal);
+      markExited();
+    });
+    child.on('message', (m: FromWorker) => onMessage(slot, m));
+    child.once('error', (err) => {
+      // A spawn failure: no process, so no 'exit' will come.
+      if (child.pid === undefined) {
+        slot.gone = true;
+        markExited();
+      }
+      void fail(workerError(`forkMap: worker ${child.pid ?? '(not started)'} failed: ${err.message}`, child.pid, slot.task, err));
+    });
+    slots.push(slot);
+  }
+
+  return {
+    finished,
+    cancel: async (reason?: unknown) => {
+      await fail(reason ?? new ShmError('ERR_SHM_WORKER', 'forkMap: run cancelled'));
+      await finished.catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * The worker side of forkMap: defineWorker() answers the parent's tasks with
+ * the user's function, over inputs and outputs attached once at start.
+ */
+import { ShmError, invalidType } from './errors';
+import { WORKER_ENV, attach, flattenError, type FromWorker, type ToWorker } from './fork-wire';
+
+/** What the worker function receives for each chunk. */
+export interface WorkerTask<In = any, Out = any> {
+  /** `options.input` of forkMap, attached in this worker (once, reused by every task). */
+  input: In;
+  /** `options.output`, attached read-write; undefined when forkMap had none. */
+  output: Out;
+  /** This chunk's index (0-based); results come back in this order. */
+  index: number;
+  /** First row of the chunk. */
+  start: number;
+  /** One past the last row of the chunk. */
+  end: number;
+}
+
+let defined = false;
+
+/**
+ * Makes this process a forkMap worker: `fn` runs once per chunk and its
+ * return value (small, structured-cloneable) goes back to the parent. Inputs
+ * and outputs are attached once, when the worker starts; raw-segment inputs
+ * are mapped copy-on-write, so a worker never changes them for others.
+ * Workers never unlink anything they were given.
+ *
+ * @throws ShmError ERR_SHM_WORKER when this process was not started by
+ *   forkMap (e.g. the script was run directly) or defineWorker was already called
+ * @example
+ * defineWorker(({ input, start, end }) => { let s = 0; for (let i = start; i < end; i++) s += input.column('x')[i]; return s; });
+ */
+export function defineWorker<In = any, Out = any, R = unknown>(fn: (task: WorkerTask<In, Out>) => R | Promise<R>): void {
+  if (typeof fn !== 'function') throw invalidType('fn', 'a function', fn);
+  if (defined) throw new ShmError('ERR_SHM_WORKER', 'defineWorker() was already called in this process');
+  const parent = process.env[WORKER_ENV];
+  // The pid check keeps a grandchild that inherited the variable from mistaking itself for a worker.
+  if (parent === undefined || Number(parent) !== process.ppid || typeof process.send !== 'function') {
+    throw new ShmError('ERR_SHM_WORKER', 'defineWorker() must run in a process started by forkMap()');
+  }
+  defined = true;
+  delete process.env[WORKER_ENV];
+
+  const opened: { close(): void }[] = [];
+  let input: unknown;
+  let output: unknown;
+
+  const reply = (msg: FromWorker) => {
+    // Once the parent has closed the channel (run over, failed or aborted) there is nobody to tell.
+    if (!process.connected) return;
+    try {
+      // The callback keeps a late write failure (EPIPE as the parent goes) from becoming an 'error' event.
+      process.send!(msg, undefined, {}, () => {});
+    } catch (err) {
+      // A result that cannot be cloned (a function, say): report that instead.
+      if (msg.shmkit === 'done') {
+        const e = new TypeError(`the result of chunk ${msg.index} cannot be sent to the parent: ${(err as Error).message}`);
+        reply({ shmkit: 'error', index: msg.index, error: flattenError(e) });
+      }
+      // Otherwise the channel is gone: the parent has left, and 'disconnect' ends us.
+    }
+  };
+
+  process.on('message', async (msg: ToWorker) => {
+    if (typeof msg !== 'object' || msg === null || !('shmkit' in msg)) return;
+    if (msg.shmkit === 'init') {
+      try {
+        input = msg.input ? attach(msg.input, 'input', opened) : undefined;
+        output = msg.output ? attach(msg.output, 'output', opened) : undefined;
+      } catch (err) {
+        reply({ shmkit: 'error', index: null, error: flattenError(err) });
+        return;
+      }
+      reply({ shmkit: 'idle' });
+    } else if (msg.shmkit === 'task') {
+      const { index, start, end } = msg;
+      let result: R;
+      try {
+        result = await fn({ input: input as In, output: output as Out, index, start, end });
+      } catch (err) {
+        reply({ shmkit: 'error', index, error: flattenError(err) });
+        return;
+      }
+      reply({ shmkit: 'done', index, result });
+    }
+  });
+
+  // The parent closes the channel when the run is over (or when it died):
+  // unmap, then leave, even if the user's code left timers or sockets open.
+  process.once('disconnect', () => {
+    for (const o of opened) {
+      try {
+        o.close();
+      } catch {
+        /* already closed by the user's code */
+      }
+    }
+    process.exit(0);
+  });
+
+  reply({ shmkit: 'ready' });
+}

@@ -1,0 +1,317 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { SharedMemory, ShmError, defineWorker, forkMap, type ChunkResult, type ForkMapOptions } from '../lib/index';
+import { FIXTURES, TS_EXEC_ARGV, removeAll, shmEntries, testPrefix, waitFor } from './helpers';
+
+const prefix = testPrefix('fork');
+afterEach(() => removeAll(prefix));
+
+const SUM = path.join(FIXTURES, 'fork-sum.ts');
+
+type SumResult = { sum: number; pid: number; inputs: number };
+
+/** Pids of this process's children, read from /proc (not from Node's bookkeeping). */
+function childPids(): number[] {
+  const out: number[] = [];
+  for (const tid of fs.readdirSync(`/proc/${process.pid}/task`)) {
+    const text = fs.readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8').trim();
+    if (text) out.push(...text.split(/\s+/).map(Number));
+  }
+  return out;
+}
+
+/** True when no process has this pid any more (kill(pid, 0) fails with ESRCH). */
+function isGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Input, output and control segments for fork-sum.ts; `rows` input values are 0, 1, 2, … */
+function setup(rows: number) {
+  const input = SharedMemory.create({ size: rows * 8, prefix });
+  const data = new Float64Array(input.buffer);
+  for (let i = 0; i < rows; i++) data[i] = i;
+  const out = SharedMemory.create({ size: rows * 8, prefix });
+  const ctl = SharedMemory.create({ size: 64, prefix });
+  const all = [input, out, ctl];
+  return {
+    input,
+    data,
+    out: new Float64Array(out.buffer),
+    ctl: new Int32Array(ctl.buffer),
+    options: (extra: Partial<ForkMapOptions> = {}): ForkMapOptions => ({
+      input,
+      output: { out, ctl },
+      length: rows,
+      execArgv: TS_EXEC_ARGV,
+      ...extra,
+    }),
+    names: all.map((s) => s.name),
+    dispose: () => all.forEach((s) => (s.close(), s.unlink())),
+  };
+}
+
+/** Starts `start()`, records the worker pids it forked (fork is synchronous), awaits it. */
+async function withPids<T>(start: () => Promise<T>): Promise<{ pids: number[]; outcome: PromiseSettledResult<T> }> {
+  const before = new Set(childPids());
+  const p = start();
+  const pids = childPids().filter((pid) => !before.has(pid));
+  const [outcome] = await Promise.allSettled([p]);
+  return { pids, outcome: outcome! };
+}
+
+function rejection(outcome: PromiseSettledResult<unknown>): ShmError & { chunk?: { index: number; start: number; end: number }; pid?: number } {
+  expect(outcome.status).toBe('rejected');
+  return (outcome as PromiseRejectedResult).reason;
+}
+
+describe('forkMap()', () => {
+  it('returns every chunk result in chunk order, writes the output in place, and leaves no process', async () => {
+    const s = setup(1000);
+    const progress: [number, number][] = [];
+    const { pids, outcome } = await withPids(() =>
+      forkMap<SumResult>(SUM, s.options({ workers: 2, chunk: 90, onProgress: (d, t) => progress.push([d, t]) })),
+    );
+    expect(outcome.status).toBe('fulfilled');
+    const results = (outcome as PromiseFulfilledResult<SumResult[]>).value;
+    expect(results).toHaveLength(12); // ceil(1000 / 90)
+    results.forEach((r, k) => {
+      const start = k * 90;
+      const end = Math.min(start + 90, 1000);
+      expect(r.sum).toBe(((start + end - 1) * (end - start)) / 2);
+    });
+    for (let i = 0; i < 1000; i++) expect(s.out[i]).toBe(2 * i);
+    // At most two processes served twelve chunks (one may do all: the tasks are tiny), each attaching its input once.
+    expect(pids).toHaveLength(2);
+    expect(results.every((r) => pids.includes(r.pid))).toBe(true);
+    expect(results.every((r) => r.inputs === 1)).toBe(true);
+    expect(progress.map(([d]) => d)).toEqual([...progress.map(([d]) => d)].sort((a, b) => a - b));
+    expect(progress.at(-1)).toEqual([1000, 1000]);
+    expect(progress.every(([, t]) => t === 1000)).toBe(true);
+    expect(pids.every(isGone)).toBe(true);
+    s.dispose();
+  });
+
+  it('accepts a file: URL as the script and defaults the chunk size', async () => {
+    const s = setup(64);
+    const results = await forkMap<SumResult>(pathToFileURL(SUM), s.options({ workers: 2 }));
+    expect(results).toHaveLength(8); // 4 tasks per worker
+    expect(results.reduce((a, r) => a + r.sum, 0)).toBe((63 * 64) / 2);
+    s.dispose();
+  });
+
+  it('maps raw-segment inputs copy-on-write, so a worker cannot change them for anyone else', async () => {
+    const s = setup(100);
+    s.data[42] = -Infinity; // the worker writes 0 over it
+    await forkMap(SUM, s.options({ workers: 1 }));
+    expect(s.data[42]).toBe(-Infinity);
+    s.dispose();
+  });
+
+  it('resolves with an empty array and forks nothing when there are no rows', async () => {
+    const s = setup(1);
+    const { pids, outcome } = await withPids(() => forkMap(SUM, s.options({ length: 0 })));
+    expect(outcome).toEqual({ status: 'fulfilled', value: [] });
+    expect(pids).toEqual([]);
+    s.dispose();
+  });
+
+  it('rejects with ERR_SHM_WORKER naming the chunk when a worker throws, kills every worker and keeps the segments', async () => {
+    const s = setup(1000);
+    s.data[250] = NaN;
+    const { pids, outcome } = await withPids(() => forkMap(SUM, s.options({ workers: 2, chunk: 100 })));
+    const err = rejection(outcome);
+    expect(err).toBeInstanceOf(ShmError);
+    expect(err.code).toBe('ERR_SHM_WORKER');
+    expect(err.message).toMatch(/chunk 2 \(rows 200 to 299\) failed in worker \d+: NaN at row 250/);
+    expect(err.chunk).toEqual({ index: 2, start: 200, end: 300 });
+    expect(pids).toContain(err.pid);
+    const cause = err.cause as Error;
+    expect(cause.name).toBe('RangeError');
+    expect(cause.message).toBe('NaN at row 250');
+    expect(cause.stack).toContain('fork-sum.ts'); // the worker's own stack
+    expect(pids).toHaveLength(2);
+    expect(pids.every(isGone)).toBe(true);
+    // Workers never unlink what they were given; forkMap made nothing of its own.
+    expect(shmEntries(prefix).sort()).toEqual([...s.names].sort());
+    s.dispose();
+  });
+
+  it('rejects with ERR_SHM_WORKER naming the chunk and the signal when a worker is SIGKILLed mid-task', async () => {
+    const s = setup(1000);
+    s.data[555] = Infinity; // that worker publishes its pid, then hangs
+    const { pids, outcome } = await withPids(async () => {
+      const run = forkMap(SUM, s.options({ workers: 2, chunk: 100 }));
+      await Promise.race([run.catch(() => {}), waitFor(() => Atomics.load(s.ctl, 0) !== 0, 'the hanging worker', 20_000)]);
+      process.kill(Atomics.load(s.ctl, 0), 'SIGKILL');
+      return run;
+    });
+    const err = rejection(outcome);
+    expect(err.code).toBe('ERR_SHM_WORKER');
+    expect(err.message).toMatch(/^forkMap: worker \d+ was killed by SIGKILL while running chunk 5 \(rows 500 to 599\)$/);
+    expect(err.pid).toBe(Atomics.load(s.ctl, 0));
+    expect(err.chunk).toEqual({ index: 5, start: 500, end: 600 });
+    expect((err.cause as { signal?: string }).signal).toBe('SIGKILL');
+    expect(pids).toHaveLength(2);
+    expect(pids.every(isGone)).toBe(true);
+    expect(shmEntries(prefix).sort()).toEqual([...s.names].sort());
+    s.dispose();
+  });
+
+  it('rejects with the abort reason, kills every worker and keeps the segments when the signal aborts', async () => {
+    const s = setup(1000);
+    s.data[10] = Infinity;
+    const ac = new AbortController();
+    const { pids, outcome } = await withPids(async () => {
+      const run = forkMap(SUM, s.options({ workers: 2, chunk: 100, signal: ac.signal }));
+      await Promise.race([run.catch(() => {}), waitFor(() => Atomics.load(s.ctl, 0) !== 0, 'the hanging worker', 20_000)]);
+      ac.abort();
+      return run;
+    });
+    expect(outcome.status).toBe('rejected');
+    const reason = (outcome as PromiseRejectedResult).reason as DOMException;
+    expect(reason).toBe(ac.signal.reason);
+    expect(reason.name).toBe('AbortError');
+    expect(pids).toHaveLength(2);
+    expect(pids.every(isGone)).toBe(true);
+    expect(shmEntries(prefix).sort()).toEqual([...s.names].sort());
+    s.dispose();
+  });
+
+  it('rejects at once with the reason, forking nothing, when the signal is already aborted', async () => {
+    const s = setup(10);
+    const reason = new Error('stop before starting');
+    const { pids, outcome } = await withPids(() => forkMap(SUM, s.options({ signal: AbortSignal.abort(reason) })));
+    expect(outcome).toEqual({ status: 'rejected', reason });
+    expect(pids).toEqual([]);
+    s.dispose();
+  });
+
+  it('fails the run, killing the workers, when onProgress throws', async () => {
+    const s = setup(1000);
+    const boom = new Error('progress bar broke');
+    const { pids, outcome } = await withPids(() =>
+      forkMap(SUM, s.options({ workers: 2, chunk: 10, onProgress: () => { throw boom; } })),
+    );
+    expect(outcome).toEqual({ status: 'rejected', reason: boom });
+    expect(pids.every(isGone)).toBe(true);
+    s.dispose();
+  });
+
+  it('rejects with ERR_SHM_WORKER when the script exits without calling defineWorker()', async () => {
+    const s = setup(10);
+    const err = await forkMap(path.join(FIXTURES, 'fork-no-define.ts'), s.options({ workers: 1 })).catch((e: ShmError) => e);
+    expect(err).toBeInstanceOf(ShmError);
+    expect((err as ShmError).code).toBe('ERR_SHM_WORKER');
+    expect((err as Error).message).toMatch(/worker \d+ exited with code 3 before taking a task/);
+    s.dispose();
+  });
+
+  it('rejects with ERR_SHM_WORKER when the worker calls defineWorker() twice (the second call throws there)', async () => {
+    const s = setup(10);
+    const err = await forkMap(path.join(FIXTURES, 'fork-twice.ts'), s.options({ workers: 1 })).catch((e: ShmError) => e);
+    expect((err as ShmError).code).toBe('ERR_SHM_WORKER');
+    expect((err as Error).message).toMatch(/exited with code 1/);
+    s.dispose();
+  });
+
+  it('checks its arguments before forking anything', async () => {
+    const s = setup(10);
+    const bad = (script: unknown, options: unknown) => forkMap(script as string, options as ForkMapOptions).catch((e: Error) => e);
+    const before = childPids().length;
+    await expect(bad(SUM, { input: s.input })).resolves.toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: 'options.length is required when options.input holds no RecordTable',
+    });
+    await expect(bad(SUM, s.options({ chunk: 0 }))).resolves.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(bad(SUM, s.options({ workers: 1.5 }))).resolves.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(bad(SUM, s.options({ length: -1 }))).resolves.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(bad(SUM, { ...s.options(), input: new Float64Array(4) })).resolves.toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
+    await expect(bad(SUM, { ...s.options(), input: { a: 1 } })).resolves.toMatchObject({
+      message: expect.stringMatching(/^options\.input\.a must be a SharedMemory or a RecordTable/),
+    });
+    await expect(bad(SUM, s.options({ onProgress: 5 as never }))).resolves.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(bad(SUM, s.options({ signal: {} as never }))).resolves.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(bad(42, s.options())).resolves.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(bad(new URL('https://example.com/w.js'), s.options())).resolves.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    await expect(bad(path.join(FIXTURES, 'no-such-worker.ts'), s.options())).resolves.toMatchObject({
+      code: 'ENOENT',
+      syscall: 'access',
+    });
+    const closed = SharedMemory.create({ size: 8, prefix });
+    closed.close();
+    await expect(bad(SUM, { ...s.options(), input: closed })).resolves.toMatchObject({ code: 'ERR_SHM_CLOSED' });
+    closed.unlink();
+    expect(childPids().length).toBe(before);
+    s.dispose();
+  });
+});
+
+describe('forkMap.stream()', () => {
+  it('yields every chunk exactly once, as each completes, with its rows and result', async () => {
+    const s = setup(500);
+    const seen: ChunkResult<SumResult>[] = [];
+    for await (const r of forkMap.stream<SumResult>(SUM, s.options({ workers: 2, chunk: 50 }))) seen.push(r);
+    expect(seen.map((r) => r.index).sort((a, b) => a - b)).toEqual([...Array(10).keys()]);
+    for (const r of seen) {
+      expect(r.start).toBe(r.index * 50);
+      expect(r.end).toBe(r.start + 50);
+      expect(r.result.sum).toBe(((r.start + r.end - 1) * 50) / 2);
+    }
+    s.dispose();
+  });
+
+  it('kills and waits for the workers when the consumer leaves the loop early', async () => {
+    const s = setup(10_000);
+    const before = new Set(childPids());
+    let pids: number[] = [];
+    let got = 0;
+    for await (const r of forkMap.stream<SumResult>(SUM, s.options({ workers: 2, chunk: 10 }))) {
+      pids = childPids().filter((p) => !before.has(p));
+      expect(r.result.pid).toBeGreaterThan(0);
+      got++;
+      break;
+    }
+    expect(got).toBe(1);
+    expect(pids).toHaveLength(2);
+    expect(pids.every(isGone)).toBe(true);
+    s.dispose();
+  });
+
+  it('throws the same ERR_SHM_WORKER error as forkMap when a worker throws', async () => {
+    const s = setup(100);
+    s.data[77] = NaN;
+    let caught: unknown;
+    try {
+      for await (const r of forkMap.stream(SUM, s.options({ workers: 1, chunk: 10 }))) void r;
+    } catch (e) {
+      caught = e;
+    }
+    expect((caught as ShmError).code).toBe('ERR_SHM_WORKER');
+    expect((caught as Error).message).toMatch(/chunk 7 \(rows 70 to 79\) failed in worker \d+: NaN at row 77/);
+    s.dispose();
+  });
+});
+
+describe('defineWorker()', () => {
+  it('throws ERR_SHM_WORKER in a process that forkMap did not start', () => {
+    // This vitest worker has an IPC channel of its own; defineWorker must not take it over.
+    expect(() => defineWorker(() => 0)).toThrow(
+      expect.objectContaining({ code: 'ERR_SHM_WORKER', message: 'defineWorker() must run in a process started by forkMap()' }),
+    );
+  });
+
+  it('throws a TypeError when given something other than a function', () => {
+    expect(() => defineWorker(42 as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+});
