@@ -19,6 +19,15 @@ export interface Binding {
   map(fd: number, size: number, readonly: boolean, name: string): ArrayBuffer;
   /** Detach, then munmap; false if the buffer was not a live mapping. */
   unmap(buffer: ArrayBuffer): boolean;
+  /**
+   * FUTEX_WAIT_BITSET, shared (no private flag), on `i32[index]` while it
+   * holds `expected`; `ms` < 0 waits forever. Blocks the calling thread.
+   */
+  futexWait(i32: Int32Array, index: number, expected: number, ms: number): 'ok' | 'not-equal' | 'timed-out';
+  /** FUTEX_WAKE, shared, of up to `count` waiters (`count` < 0: all) → how many woke. */
+  futexWake(i32: Int32Array, index: number, count: number): number;
+  /** futexWait on a native thread of its own; the promise settles on the JS thread. */
+  futexWaitAsync(i32: Int32Array, index: number, expected: number, ms: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
   /** Starts this process's tracker once (again if `restart`); the pipe's write end is blocking and O_CLOEXEC. */
   startTracker(path: string, restart: boolean): { fd: number; pid: number };
   /** fsetxattr(fd, 'user.shmkit.owner', value) → 0 or the errno. */

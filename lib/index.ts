@@ -8,3 +8,5 @@ export { ShmError, systemError } from './errors';
 export type { ShmErrorCode, SystemError } from './errors';
 export { forkMap, defineWorker } from './fork';
 export type { ForkMapOptions, WorkerTask, ChunkResult, Shared, Shareable, TableLike } from './fork';
+export { Mutex, waitAsync, waitSync, notify } from './sync';
+export type { LockOptions, LockResult, WaitResult } from './sync';
