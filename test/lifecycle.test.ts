@@ -1,0 +1,290 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { SharedMemory } from '../lib/segment';
+import { sweep } from '../lib/sweep';
+import { ownerOf } from '../lib/ownership';
+import { exited, forkFixture, nextMessage, removeAll, runFixture, shmEntries, testPrefix, waitFor } from './helpers';
+
+interface Report {
+  names: string[];
+  trackerPid: number | null;
+  pid: number;
+  grandchild?: number;
+}
+interface Attached {
+  attached: boolean;
+  owned?: boolean;
+  first?: number;
+  code?: string;
+  trackerPid: number | null;
+}
+
+const prefixes: string[] = [];
+const children: ChildProcess[] = [];
+const pids: number[] = [];
+function fresh(label: string): string {
+  const p = testPrefix(`lifecycle-${label}`);
+  prefixes.push(p);
+  return p;
+}
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const pid of pids.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  for (const p of prefixes.splice(0)) removeAll(p);
+});
+
+/** True once `pid` no longer runs (gone or a zombie). */
+function gone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return true;
+  }
+}
+
+const exists = (name: string) => fs.existsSync(`/dev/shm/${name}`);
+
+async function startOwner(prefix: string, count = 1, mode = 'owned', opts = {}): Promise<[ChildProcess, Report]> {
+  const child = forkFixture('lifecycle-owner', [prefix, String(count), mode], opts);
+  children.push(child);
+  const report = await nextMessage<Report>(child);
+  expect(report.names).toHaveLength(count);
+  for (const n of report.names) expect(exists(n)).toBe(true);
+  return [child, report];
+}
+
+/** Waits (back-off polling, at most 2 s) until none of `names` exists; returns the time taken. */
+function allGone(names: string[], what: string): Promise<number> {
+  return waitFor(() => names.every((n) => !exists(n)), what, 2000);
+}
+
+describe('an owner that dies', () => {
+  it.each(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGHUP'] as const)(
+    'has its owned segments removed within 2 s when killed by %s',
+    async (signal) => {
+      const [child, r] = await startOwner(fresh(signal.toLowerCase()), 3);
+      expect(r.trackerPid).toBeGreaterThan(0);
+      child.kill(signal);
+      expect(await exited(child)).toEqual({ code: null, signal });
+      await allGone(r.names, `segments of an owner killed by ${signal} to be removed`);
+      await waitFor(() => gone(r.trackerPid!), 'the tracker to exit after its owner', 2000);
+    },
+  );
+
+  it.each([
+    ['exit', 0],
+    ['throw', 1],
+    ['reject', 1],
+  ] as const)('has its owned segments removed when it ends by %s', async (how, code) => {
+    // The deliberate crash's stack trace is expected: keep it out of the test output.
+    const [child, r] = await startOwner(fresh(how), 2, 'owned', { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    child.send(how);
+    expect(await exited(child)).toEqual({ code, signal: null });
+    await allGone(r.names, `segments of an owner that ended by ${how} to be removed`);
+    await waitFor(() => gone(r.trackerPid!), 'the tracker to exit after its owner', 2000);
+  });
+
+  it('has all of 1,000 owned segments removed within 2 s of SIGKILL', async () => {
+    const [child, r] = await startOwner(fresh('thousand'), 1000);
+    child.kill('SIGKILL');
+    await exited(child);
+    await allGone(r.names, '1,000 segments of a SIGKILLed owner to be removed');
+  });
+
+  it('has its segments removed when SIGINT hits its whole process group (Ctrl-C)', async () => {
+    const prefix = fresh('pgrp');
+    // detached: the owner leads its own process group, as a shell job does.
+    const [child, r] = await startOwner(prefix, 2, 'owned', { detached: true });
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exited(child)).toEqual({ code: null, signal: 'SIGINT' });
+    await allGone(r.names, 'segments of an owner whose group got SIGINT to be removed');
+  });
+
+  it('is cleaned up after even when its tracker was sent SIGINT, SIGTERM and SIGHUP first', async () => {
+    const [child, r] = await startOwner(fresh('tracker-signals'), 1);
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.kill(r.trackerPid!, s);
+    // Still there after the signals: its owner is alive and the segment intact.
+    expect(gone(r.trackerPid!)).toBe(false);
+    expect(exists(r.names[0]!)).toBe(true);
+    child.kill('SIGKILL');
+    await exited(child);
+    await allGone(r.names, 'the segment to be removed by a tracker that ignored signals');
+  });
+
+  it('is not kept from cleanup by a forked grandchild that outlives it, nor cleaned up after by it', async () => {
+    const [child, r] = await startOwner(fresh('grandchild'), 1, 'grandchild');
+    pids.push(r.grandchild!);
+    expect(gone(r.grandchild!)).toBe(false);
+    child.kill('SIGKILL');
+    await exited(child);
+    // The grandchild still runs, yet the tracker saw its pipe close: no fd leaked into the grandchild.
+    await allGone(r.names, 'the segment to be removed while the grandchild lives');
+    expect(gone(r.grandchild!)).toBe(false);
+  });
+
+  it('never removes a newer segment that reuses an owned name', async () => {
+    const [child, r] = await startOwner(fresh('reuse'), 1);
+    const name = r.names[0]!;
+    SharedMemory.unlink(name);
+    const other = SharedMemory.create({ name, size: 16, owned: false });
+    child.kill('SIGKILL');
+    await exited(child);
+    await waitFor(() => gone(r.trackerPid!), 'the tracker to finish', 2000);
+    expect(exists(name)).toBe(true);
+    other.close();
+    other.unlink();
+  });
+
+  it('leaves nothing behind when it creates an owned segment and then simply has nothing left to do', async () => {
+    const prefix = fresh('idle');
+    // runFixture: no IPC channel, so only our own handles could keep it alive.
+    const res = await runFixture('lifecycle-owner', [prefix, '1', 'owned', 'idle']);
+    expect(res.code).toBe(0);
+    const r = JSON.parse(res.stdout) as Report;
+    expect(r.trackerPid).toBeGreaterThan(0);
+    expect(exists(r.names[0]!)).toBe(false); // the exit hook removed it at once
+    await waitFor(() => gone(r.trackerPid!), 'the tracker to exit with its owner', 2000);
+  });
+});
+
+describe('a process that only attaches', () => {
+  it.each(['exit', 'hang'])('never removes the segment, however it ends (%s)', async (end) => {
+    const seg = SharedMemory.create({ name: `${fresh('attacher')}-0`, size: 4096, owned: false });
+    new Uint8Array(seg.buffer)[0] = 7;
+    const child = forkFixture('lifecycle-attacher', [seg.name, 'attach', end]);
+    children.push(child);
+    const m = await nextMessage<Attached>(child);
+    expect(m).toMatchObject({ attached: true, owned: false, first: 7, trackerPid: null });
+    if (end === 'hang') child.kill('SIGKILL');
+    await exited(child);
+    expect(exists(seg.name)).toBe(true);
+    expect(new Uint8Array(seg.buffer)[0]).toBe(7);
+    seg.close();
+    seg.unlink();
+  });
+
+  it('removes nothing when its attach fails', async () => {
+    const name = `${fresh('attach-fail')}-0`;
+    const child = forkFixture('lifecycle-attacher', [name, 'adopt', 'exit']);
+    children.push(child);
+    expect(await nextMessage<Attached>(child)).toEqual({ attached: false, code: 'ENOENT', trackerPid: null });
+    await exited(child);
+    expect(shmEntries(name)).toEqual([]);
+  });
+});
+
+describe('unregister() and adopt', () => {
+  it('lets a segment outlive its creator, with no owner recorded', async () => {
+    const [child, r] = await startOwner(fresh('unregister'), 1, 'unregister');
+    const name = r.names[0]!;
+    expect(ownerOf(name)).toBeUndefined();
+    child.kill('SIGKILL');
+    await exited(child);
+    await waitFor(() => gone(r.trackerPid!), 'the creator\'s tracker to finish', 2000);
+    expect(exists(name)).toBe(true);
+    SharedMemory.unlink(name);
+  });
+
+  it('works for the pipeline case: a child makes a result, hands it off and exits; the parent adopts and reads it', async () => {
+    const [child, r] = await startOwner(fresh('pipeline'), 1, 'unregister');
+    child.send('exit');
+    expect(await exited(child)).toEqual({ code: 0, signal: null });
+    const seg = SharedMemory.attach(r.names[0]!, { own: true });
+    expect(seg.owned).toBe(true);
+    expect(new Uint8Array(seg.buffer)[0]).toBe(42);
+    expect(ownerOf(seg.name)).toMatchObject({ pid: process.pid, alive: true });
+    seg.close();
+    seg.unlink();
+    expect(seg.owned).toBe(false);
+  });
+
+  it('makes the adopter\'s death remove the segment', async () => {
+    const [creator, r] = await startOwner(fresh('adopt'), 1, 'unregister');
+    creator.send('exit');
+    await exited(creator);
+    const adopter = forkFixture('lifecycle-attacher', [r.names[0]!, 'adopt', 'hang']);
+    children.push(adopter);
+    const m = await nextMessage<Attached>(adopter);
+    expect(m).toMatchObject({ attached: true, owned: true, first: 42 });
+    expect(m.trackerPid).toBeGreaterThan(0);
+    expect(ownerOf(r.names[0]!)).toMatchObject({ pid: adopter.pid, alive: true });
+    adopter.kill('SIGKILL');
+    await exited(adopter);
+    await allGone(r.names, 'the adopted segment to be removed when its adopter died');
+  });
+});
+
+describe('owner records, list() and sweep()', () => {
+  it('list() names the owner and whether it is alive', async () => {
+    const prefix = fresh('list');
+    const [child, r] = await startOwner(prefix, 1);
+    // Kill the tracker first so that the owner's death leaves the segment behind.
+    process.kill(r.trackerPid!, 'SIGKILL');
+    await waitFor(() => gone(r.trackerPid!), 'the tracker to die', 2000);
+    expect(SharedMemory.list({ prefix })).toEqual([
+      { name: r.names[0], size: 4096, kind: 'raw', owner: { pid: child.pid, alive: true } },
+    ]);
+    child.kill('SIGKILL');
+    await exited(child);
+    expect(SharedMemory.list({ prefix })[0]!.owner).toEqual({ pid: child.pid, alive: false });
+    expect(sweep({ prefix })).toEqual(r.names);
+  });
+
+  it('sweep() removes dead owners\' segments and keeps live owners\', handed-off and foreign ones', async () => {
+    const prefix = fresh('sweep');
+    const [dead, rd] = await startOwner(`${prefix}-dead`, 3);
+    const [, ru] = await startOwner(`${prefix}-handed`, 1, 'unregister');
+    const live = SharedMemory.create({ name: `${prefix}-live`, size: 64 });
+    const unowned = SharedMemory.create({ name: `${prefix}-unowned`, size: 64, owned: false });
+    fs.writeFileSync(`/dev/shm/${prefix}-raw`, 'made by something else'); // unknown origin
+    process.kill(rd.trackerPid!, 'SIGKILL');
+    await waitFor(() => gone(rd.trackerPid!), 'the tracker to die', 2000);
+    dead.kill('SIGKILL');
+    await exited(dead);
+    expect(rd.names.every(exists)).toBe(true); // nobody was left to clean up
+
+    expect(sweep({ prefix: `${prefix}-nomatch` })).toEqual([]);
+    expect(sweep({ prefix })).toEqual([...rd.names].sort());
+    expect(shmEntries(prefix).sort()).toEqual([ru.names[0], `${prefix}-live`, `${prefix}-raw`, `${prefix}-unowned`].sort());
+    expect(sweep({ prefix })).toEqual([]);
+    for (const s of [live, unowned]) (s.close(), s.unlink());
+    SharedMemory.unlink(ru.names[0]!);
+    fs.rmSync(`/dev/shm/${prefix}-raw`);
+  });
+
+  it('sweep() validates its options', () => {
+    expect(() => sweep({ prefix: 3 as unknown as string })).toThrow(TypeError);
+    expect(() => sweep(null as unknown as object)).toThrow(TypeError);
+  });
+});
+
+describe('the tracker', () => {
+  it('is replaced when killed, and the replacement knows every owned segment', async () => {
+    const [child, r] = await startOwner(fresh('respawn'), 2);
+    process.kill(r.trackerPid!, 'SIGKILL');
+    await waitFor(() => gone(r.trackerPid!), 'the tracker to die', 2000);
+    // The next register finds the pipe broken (EPIPE), starts a new tracker and re-registers all.
+    child.send('more');
+    const again = await nextMessage<Report>(child);
+    expect(again.names).toHaveLength(3);
+    expect(again.trackerPid).toBeGreaterThan(0);
+    expect(again.trackerPid).not.toBe(r.trackerPid);
+    child.kill('SIGKILL');
+    await exited(child);
+    await allGone(again.names, 'all three segments to be removed by the replacement tracker');
+  });
+});
