@@ -1,0 +1,240 @@
+/**
+ * Schemas of record tables: the field types, their byte sizes and numpy
+ * dtypes, and the row type TypeScript infers from a schema literal.
+ */
+import { invalidType, invalidValue } from './errors';
+
+/** Integer and float scalar types, as numpy names them. */
+export type NumericType =
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64'
+  | 'float32'
+  | 'float64';
+
+/** Units of `datetime64[unit]`. */
+export type DatetimeUnit = 's' | 'ms' | 'us' | 'ns';
+
+/** A dictionary-encoded string field: the value is one of `category`. */
+export interface CategorySpec {
+  readonly category: readonly string[];
+}
+
+/** What a schema literal may say about one field. */
+export type FieldSpec =
+  | NumericType
+  | 'bool'
+  | `utf8[${number}]`
+  | `datetime64[${DatetimeUnit}]`
+  | CategorySpec;
+
+/** A schema literal: field name → field type, in column order. */
+export type SchemaSpec = { readonly [name: string]: FieldSpec };
+
+/** The JavaScript value of one field of type `F`. */
+export type ValueOf<F> =
+  F extends 'int64' | 'uint64' ? bigint
+  : F extends NumericType ? number
+  : F extends 'bool' ? boolean
+  : F extends `utf8[${number}]` ? string
+  : F extends 'datetime64[s]' | 'datetime64[ms]' ? Date
+  : F extends `datetime64[${DatetimeUnit}]` ? bigint
+  : F extends { readonly category: readonly (infer V)[] } ? V
+  : never;
+
+/** The row object of schema spec `S`, e.g. `{ id: bigint; price: number }`. */
+export type RowOf<S extends SchemaSpec> = { -readonly [K in keyof S]: ValueOf<S[K]> };
+
+/** Canonical type names stored in a table header. */
+export type FieldKind = NumericType | 'bool' | 'utf8' | 'datetime64' | 'category';
+
+/** One field of a {@link Schema}, with everything a reader needs to decode it. */
+export interface Field {
+  /** Field name, as in the schema literal. */
+  readonly name: string;
+  /** Canonical type: `'int64'`, `'utf8[8]'`, `'datetime64[ms]'` or `'category'`. */
+  readonly type: string;
+  readonly kind: FieldKind;
+  /** Bytes per value (utf8: N; category: 1, 2 or 4 for the codes). */
+  readonly size: number;
+  /** utf8[N]: N. */
+  readonly width?: number;
+  /** datetime64: its unit. */
+  readonly unit?: DatetimeUnit;
+  /** category: its values; a value's code is its index here. */
+  readonly categories?: readonly string[];
+  /** numpy dtype string of the stored bytes, e.g. `'<f8'`, `'S8'`, `'<M8[ms]'`, `'u1'`. */
+  readonly dtype: string;
+}
+
+const NUMERIC: Record<NumericType, { size: number; dtype: string }> = {
+  int8: { size: 1, dtype: 'i1' },
+  uint8: { size: 1, dtype: 'u1' },
+  int16: { size: 2, dtype: '<i2' },
+  uint16: { size: 2, dtype: '<u2' },
+  int32: { size: 4, dtype: '<i4' },
+  uint32: { size: 4, dtype: '<u4' },
+  int64: { size: 8, dtype: '<i8' },
+  uint64: { size: 8, dtype: '<u8' },
+  float32: { size: 4, dtype: '<f4' },
+  float64: { size: 8, dtype: '<f8' },
+};
+
+/** Widest `utf8[N]`. Wider strings belong in a raw segment. */
+export const MAX_UTF8_WIDTH = 65_536;
+/** Most values one category field may have (codes then take 4 bytes). */
+export const MAX_CATEGORIES = 1 << 20;
+/** Longest field name, in UTF-16 code units. */
+export const MAX_FIELD_NAME = 255;
+/** Most fields one schema may have. */
+export const MAX_FIELDS = 1024;
+
+/** `String#isWellFormed` (ES2024; Node 20 has it, the ES2022 lib typings do not). */
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/**
+ * A validated table schema. Build one with {@link defineSchema}; the type
+ * parameter carries the literal so that rows are typed.
+ */
+export class Schema<S extends SchemaSpec = SchemaSpec> {
+  /** Phantom: the schema literal's type (no runtime value). */
+  declare readonly spec: S;
+  /** Fields in column order. */
+  readonly fields: readonly Field[];
+  readonly #byName: Map<string, Field>;
+  readonly #canonical: string;
+
+  /** @internal use {@link defineSchema}. */
+  constructor(fields: Field[]) {
+    this.fields = Object.freeze(fields.map((f) => Object.freeze(f)));
+    this.#byName = new Map(fields.map((f) => [f.name, f]));
+    this.#canonical = JSON.stringify(fields.map(fieldJson));
+    Object.freeze(this);
+  }
+
+  /** The field called `name`, or undefined. */
+  field(name: string): Field | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** Whether `other` has the same fields, types and categories in the same order. */
+  equals(other: Schema<SchemaSpec>): boolean {
+    return other instanceof Schema && other.#canonical === this.#canonical;
+  }
+
+  /** JSON of the fields, as stored in a table header: `[{ name, type, categories? }]`. */
+  toJSON(): { name: string; type: string; categories?: string[] }[] {
+    return this.fields.map(fieldJson);
+  }
+
+  /** The schema literal back, e.g. `{ id: 'int64', venue: { category: [...] } }`. */
+  toSpec(): SchemaSpec {
+    const spec: Record<string, FieldSpec> = {};
+    for (const f of this.fields) spec[f.name] = f.kind === 'category' ? { category: [...f.categories!] } : (f.type as FieldSpec);
+    return spec;
+  }
+}
+
+function fieldJson(f: Field): { name: string; type: string; categories?: string[] } {
+  return f.kind === 'category' ? { name: f.name, type: 'category', categories: [...f.categories!] } : { name: f.name, type: f.type };
+}
+
+/**
+ * Checks a schema literal and returns a {@link Schema} whose row type
+ * TypeScript infers: `int64`/`uint64` → bigint, other numbers → number,
+ * `bool` → boolean, `utf8[N]` → string, `datetime64[s|ms]` → Date,
+ * `datetime64[us|ns]` → bigint, `{ category: [...] }` → the union of its values.
+ *
+ * @throws TypeError on an unknown type, a bad width, an empty or duplicate
+ *   category, or a bad field name (empty, longer than 255, `__proto__`)
+ * @example
+ * const Trade = defineSchema({ id: 'int64', price: 'float64', sym: 'utf8[8]', venue: { category: ['XNYS', 'XNAS'] } });
+ */
+export function defineSchema<const S extends SchemaSpec>(spec: S): Schema<S> {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw invalidType('schema', 'an object', spec);
+  const names = Object.keys(spec);
+  if (names.length === 0) throw invalidValue('schema', 'must have at least one field');
+  if (names.length > MAX_FIELDS) throw invalidValue('schema', `must have at most ${MAX_FIELDS} fields`);
+  return new Schema<S>(names.map((name) => parseField(name, (spec as Record<string, unknown>)[name])));
+}
+
+/**
+ * Builds a schema from header JSON (`[{ name, type, categories? }]`).
+ * @throws TypeError as {@link defineSchema} does
+ * @internal
+ */
+export function schemaFromJSON(json: unknown): Schema {
+  if (!Array.isArray(json)) throw invalidType('schema', 'an array of fields', json);
+  if (json.length === 0 || json.length > MAX_FIELDS) throw invalidValue('schema', `must have 1 to ${MAX_FIELDS} fields`);
+  const seen = new Set<string>();
+  const fields = json.map((f: unknown, i) => {
+    if (typeof f !== 'object' || f === null) throw invalidType(`schema[${i}]`, 'an object', f);
+    const { name, type, categories } = f as { name?: unknown; type?: unknown; categories?: unknown };
+    if (typeof name !== 'string') throw invalidType(`schema[${i}].name`, 'a string', name);
+    if (seen.has(name)) throw invalidValue(`schema[${i}].name`, `repeats ${JSON.stringify(name)}`);
+    seen.add(name);
+    return parseField(name, type === 'category' ? { category: categories } : type);
+  });
+  return new Schema(fields);
+}
+
+const UTF8 = /^utf8\[([1-9][0-9]{0,5})\]$/;
+const DATETIME = /^datetime64\[(s|ms|us|ns)\]$/;
+
+function parseField(name: string, spec: unknown): Field {
+  if (name.length === 0 || name.length > MAX_FIELD_NAME) {
+    throw invalidValue('field name', `must be 1 to ${MAX_FIELD_NAME} characters, got ${JSON.stringify(name.slice(0, 40))}`);
+  }
+  // Rows are plain objects built from the names: '__proto__' would set the prototype instead.
+  if (name === '__proto__') throw invalidValue('field name', 'must not be "__proto__"');
+  if (!isWellFormed(name)) throw invalidValue(`field name ${JSON.stringify(name)}`, 'must be well-formed UTF-16');
+  const what = `field ${JSON.stringify(name)}`;
+  if (typeof spec === 'string') {
+    if (spec in NUMERIC && Object.hasOwn(NUMERIC, spec)) {
+      const { size, dtype } = NUMERIC[spec as NumericType];
+      return { name, type: spec, kind: spec as NumericType, size, dtype };
+    }
+    if (spec === 'bool') return { name, type: 'bool', kind: 'bool', size: 1, dtype: '?' };
+    let m = UTF8.exec(spec);
+    if (m) {
+      const width = Number(m[1]);
+      if (width > MAX_UTF8_WIDTH) throw invalidValue(what, `utf8 width must be 1 to ${MAX_UTF8_WIDTH}, got ${width}`);
+      return { name, type: `utf8[${width}]`, kind: 'utf8', size: width, width, dtype: `S${width}` };
+    }
+    m = DATETIME.exec(spec);
+    if (m) {
+      const unit = m[1] as DatetimeUnit;
+      return { name, type: spec, kind: 'datetime64', size: 8, unit, dtype: `<M8[${unit}]` };
+    }
+    throw invalidValue(what, `has unknown type ${JSON.stringify(spec.slice(0, 40))}`);
+  }
+  if (typeof spec === 'object' && spec !== null && 'category' in spec) {
+    const values = (spec as { category: unknown }).category;
+    if (!Array.isArray(values)) throw invalidType(`${what}.category`, 'an array of strings', values);
+    if (values.length === 0 || values.length > MAX_CATEGORIES) {
+      throw invalidValue(`${what}.category`, `must have 1 to ${MAX_CATEGORIES} values`);
+    }
+    const seen = new Set<string>();
+    for (const v of values) {
+      if (typeof v !== 'string') throw invalidType(`${what}.category values`, 'strings', v);
+      if (!isWellFormed(v)) throw invalidValue(`${what}.category`, 'values must be well-formed UTF-16');
+      if (seen.has(v)) throw invalidValue(`${what}.category`, `repeats ${JSON.stringify(v)}`);
+      seen.add(v);
+    }
+    const size = values.length <= 0x100 ? 1 : values.length <= 0x10000 ? 2 : 4;
+    return {
+      name,
+      type: 'category',
+      kind: 'category',
+      size,
+      categories: Object.freeze([...values]) as readonly string[],
+      dtype: size === 1 ? 'u1' : `<u${size}`,
+    };
+  }
+  throw invalidType(what, 'a type name or { category: [...] }', spec);
+}
