@@ -5,22 +5,24 @@
  * @internal
  */
 import { SharedMemory, type SegmentHandle } from './segment';
+// Types only: the table module is loaded at run time only when a table handle arrives.
+import type { RecordTable, TableHandle } from './table';
 import { ShmError, invalidType, invalidValue } from './errors';
 
 /** Environment variable that tells a forked process who forked it (the parent pid). */
 export const WORKER_ENV = 'SHMKIT_FORKMAP_PARENT';
 
 /**
- * Anything with a table handle: a RecordTable, recognised by its handle's
- * `kind: 'table'` so that this file need not load the table module.
+ * What a table is recognised by: its handle's `kind: 'table'` (duck-typed,
+ * so that this file need not load the table module).
  */
-export interface TableLike {
+interface TableLike {
   readonly handle: { readonly kind: 'table' };
   readonly length: number;
 }
 
 /** One shared object: a raw segment or a record table. */
-export type Shareable = SharedMemory | TableLike;
+export type Shareable = SharedMemory | RecordTable<any>;
 
 /** What forkMap takes as `input`/`output`: one shared object or a map of them. */
 export type Shared = Shareable | { readonly [key: string]: Shareable };
@@ -28,7 +30,7 @@ export type Shared = Shareable | { readonly [key: string]: Shareable };
 /** The JSON form of a {@link Shared}: handles only. */
 export type Wire =
   | { type: 'segment'; handle: SegmentHandle }
-  | { type: 'table'; handle: { kind: 'table' } }
+  | { type: 'table'; handle: TableHandle }
   | { type: 'map'; entries: { [key: string]: Wire } };
 
 /** A flattened Error: what survives the trip from worker to parent. */
@@ -69,7 +71,7 @@ function encodeOne(value: unknown, what: string): Wire | undefined {
   if (isTableLike(value)) {
     if (isClosed(value)) throw new ShmError('ERR_SHM_CLOSED', `${what} is a closed table`);
     // Round-trip through JSON: the handle must be plain data to cross the channel.
-    return { type: 'table', handle: JSON.parse(JSON.stringify(value.handle)) as { kind: 'table' } };
+    return { type: 'table', handle: JSON.parse(JSON.stringify(value.handle)) as TableHandle };
   }
   return undefined;
 }
@@ -120,10 +122,10 @@ interface Closable {
 }
 
 /**
- * Attaches what a handle names, in a worker. Inputs that are raw segments are
- * mapped read-only (copy-on-write: a worker's stray write stays private to
- * it); outputs and tables are mapped read-write. Nothing here ever unlinks.
- * The table module is loaded only when a table handle arrives.
+ * Attaches what a handle names, in a worker. Inputs are mapped read-only
+ * (copy-on-write: a worker's stray write stays private to it, and a table
+ * input refuses append/set); outputs are mapped read-write. Nothing here
+ * ever unlinks. The table module is loaded only when a table handle arrives.
  */
 export function attach(wire: Wire, role: 'input' | 'output', opened: Closable[]): unknown {
   switch (wire.type) {
@@ -134,8 +136,8 @@ export function attach(wire: Wire, role: 'input' | 'output', opened: Closable[])
     }
     case 'table': {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { RecordTable } = require('./table') as { RecordTable: { attach(h: unknown): Closable } };
-      const table = RecordTable.attach(wire.handle);
+      const { RecordTable: Table } = require('./table') as typeof import('./table');
+      const table = Table.attach(wire.handle, { readonly: role === 'input' });
       opened.push(table);
       return table;
     }

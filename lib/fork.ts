@@ -12,7 +12,7 @@ import { encode, tableLength, type Shared } from './fork-wire';
 
 export { defineWorker, type WorkerTask } from './fork-worker';
 export type { ChunkResult } from './fork-pool';
-export type { Shared, Shareable, TableLike } from './fork-wire';
+export type { Shared, Shareable } from './fork-wire';
 
 /** Options of {@link forkMap} and {@link forkMap.stream}. */
 export interface ForkMapOptions {

@@ -11,6 +11,6 @@ export type { TableHandle, TableCreateOptions, TableAttachOptions, ColumnsOf, Ta
 export { ShmError, systemError } from './errors';
 export type { ShmErrorCode, SystemError } from './errors';
 export { forkMap, defineWorker } from './fork';
-export type { ForkMapOptions, WorkerTask, ChunkResult, Shared, Shareable, TableLike } from './fork';
+export type { ForkMapOptions, WorkerTask, ChunkResult, Shared, Shareable } from './fork';
 export { Mutex, waitAsync, waitSync, notify } from './sync';
 export type { LockOptions, LockResult, WaitResult } from './sync';

@@ -2,13 +2,23 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SharedMemory, ShmError, defineWorker, forkMap, type ChunkResult, type ForkMapOptions } from '../lib/index';
+import {
+  RecordTable,
+  SharedMemory,
+  ShmError,
+  defineSchema,
+  defineWorker,
+  forkMap,
+  type ChunkResult,
+  type ForkMapOptions,
+} from '../lib/index';
 import { FIXTURES, TS_EXEC_ARGV, removeAll, shmEntries, testPrefix, waitFor } from './helpers';
 
 const prefix = testPrefix('fork');
 afterEach(() => removeAll(prefix));
 
 const SUM = path.join(FIXTURES, 'fork-sum.ts');
+const TABLE = path.join(FIXTURES, 'fork-table.ts');
 
 type SumResult = { sum: number; pid: number; inputs: number };
 
@@ -254,6 +264,81 @@ describe('forkMap()', () => {
     closed.unlink();
     expect(childPids().length).toBe(before);
     s.dispose();
+  });
+});
+
+describe('forkMap() over record tables', () => {
+  const In = defineSchema({ x: 'float64', tag: { category: ['keep', 'drop'] } });
+  const Out = defineSchema({ y: 'float64' });
+  type TableResult = { kept: number; pid: number; inputs: number; length: number };
+
+  function tables(rows: number) {
+    const input = RecordTable.create(In, { capacity: rows, prefix });
+    const x = Float64Array.from({ length: rows }, (_, i) => i);
+    const tag = Uint8Array.from({ length: rows }, (_, i) => (i % 3 === 0 ? 1 : 0)); // every third row 'drop'
+    input.appendMany({ x, tag });
+    const output = RecordTable.create(Out, { capacity: rows, prefix });
+    output.appendMany({ y: new Float64Array(rows) }); // sized in the parent; workers write in place
+    return { input, output, dispose: () => [input, output].forEach((t) => (t.close(), t.unlink())) };
+  }
+
+  it('takes the row count from the input table, returns results in chunk order and fills the output table', async () => {
+    const t = tables(1000);
+    const { pids, outcome } = await withPids(() =>
+      forkMap<TableResult>(TABLE, { input: t.input, output: t.output, workers: 2, chunk: 64, execArgv: TS_EXEC_ARGV }),
+    );
+    expect(outcome.status).toBe('fulfilled');
+    const results = (outcome as PromiseFulfilledResult<TableResult[]>).value;
+    expect(results).toHaveLength(16);
+    results.forEach((r, k) => {
+      let kept = 0;
+      for (let i = k * 64; i < Math.min(k * 64 + 64, 1000); i++) if (i % 3 !== 0) kept++;
+      expect(r.kept).toBe(kept);
+      expect(r.inputs).toBe(1);
+      expect(r.length).toBe(1000);
+    });
+    const y = t.output.column('y') as Float64Array;
+    for (let i = 0; i < 1000; i++) expect(y[i]).toBe(i % 3 === 0 ? -1 : 2 * i);
+    expect(pids.every(isGone)).toBe(true);
+    t.dispose();
+  });
+
+  it('accepts an object of tables and segments as input, attaching each one in the workers', async () => {
+    const t = tables(100);
+    const extra = SharedMemory.create({ size: 24, prefix });
+    const results = await forkMap<TableResult & { extra: number }>(TABLE, {
+      input: { t: t.input, extra },
+      output: t.output,
+      workers: 1,
+      chunk: 50,
+      execArgv: TS_EXEC_ARGV,
+    });
+    expect(results.map((r) => r.extra)).toEqual([24, 24]);
+    expect(results.map((r) => r.length)).toEqual([100, 100]); // the row count came from the map's table
+    extra.close();
+    extra.unlink();
+    t.dispose();
+  });
+
+  it('attaches input tables read-only in the workers: set() there throws ERR_SHM_READONLY', async () => {
+    const t = tables(10);
+    t.input.set(4, { x: -1 });
+    const err = await forkMap(TABLE, { input: t.input, output: t.output, workers: 1, chunk: 10, execArgv: TS_EXEC_ARGV }).catch((e: ShmError) => e);
+    expect((err as ShmError).code).toBe('ERR_SHM_WORKER');
+    expect((err as ShmError).message).toMatch(/chunk 0 \(rows 0 to 9\) failed in worker \d+: /);
+    expect(((err as ShmError).cause as { code?: string }).code).toBe('ERR_SHM_READONLY');
+    expect(t.input.get(4).x).toBe(-1);
+    t.dispose();
+  });
+
+  it('asks for options.length when the input tables differ in length', async () => {
+    const a = tables(10);
+    const b = tables(20);
+    const err = await forkMap(TABLE, { input: { a: a.input, b: b.input }, execArgv: TS_EXEC_ARGV }).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    expect((err as Error).message).toBe('options.input holds tables of different lengths (options.input.a: 10, options.input.b: 20); pass options.length');
+    a.dispose();
+    b.dispose();
   });
 });
 
