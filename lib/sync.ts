@@ -111,6 +111,7 @@ export function notify(i32: Int32Array, index: number, count: number = Infinity)
   checkPlatform();
   const i = checkWord(i32, index);
   if (count !== Infinity) checkInteger('count', count, 0, Number.MAX_SAFE_INTEGER);
+  if (count === 0) return 0; // FUTEX_WAKE with 0 would still wake one
   return binding.futexWake(i32, i, count === Infinity || count > 0x7fff_ffff ? -1 : count);
 }
 
