@@ -1,0 +1,54 @@
+"""Driven by test/python.test.ts: reads a Node-written table, prints what it
+sees as JSON, then (when given a value) writes it into row 0 of a float64
+field through a writable mapping, for Node to read back.
+
+    roundtrip.py NAME [FIELD VALUE]
+"""
+import json
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+import numpy as np  # noqa: E402
+from shmkit_numpy import read_schema, read_table, void_mask  # noqa: E402
+
+
+def plain(v):
+    """JSON-safe form of one numpy scalar, lossless."""
+    if isinstance(v, np.bytes_):
+        return {"utf8": v.decode("utf-8")}
+    if isinstance(v, np.datetime64):
+        return {"dt": str(v.astype("int64"))}
+    if isinstance(v, (np.floating,)):
+        f = float(v)
+        if math.isnan(f):
+            return {"f": "NaN"}
+        if math.isinf(f):
+            return {"f": "Infinity" if f > 0 else "-Infinity"}
+        return {"f": repr(f), "neg": math.copysign(1.0, f) < 0}
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return str(int(v))
+    raise TypeError(type(v))
+
+
+name = sys.argv[1]
+info = read_schema(name)
+data = read_table(name)
+out = {"layout": info.layout, "length": info.length, "capacity": info.capacity, "fields": {}, "dtypes": {},
+       "categories": {}, "void": void_mask(name).tolist()}
+for f in info.fields:
+    col = data[f["name"]]  # dict key or structured-array field: both index by name
+    out["dtypes"][f["name"]] = col.dtype.str
+    out["fields"][f["name"]] = [plain(x) for x in col]
+    if "categories" in f:
+        out["categories"][f["name"]] = info.categories(f["name"])
+out["owns_data"] = bool(data[info.fields[0]["name"]].flags.owndata) if info.layout == "columns" else bool(data.flags.owndata)
+out["readonly_view"] = not (data[info.fields[0]["name"]].flags.writeable if info.layout == "columns" else data.flags.writeable)
+
+if len(sys.argv) >= 4:
+    w = read_table(name, writable=True)
+    w[sys.argv[2]][0] = float(sys.argv[3])
+print(json.dumps(out))
