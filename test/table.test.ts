@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import { RecordTable, SharedMemory, ShmError, defineSchema, describeTable } from '../lib/index';
+import { RecordTable, Schema, SharedMemory, ShmError, defineSchema, describeTable } from '../lib/index';
 import { OFF } from '../lib/header';
 import { exited, forkFixture, removeAll, runFixture, shmEntries, testPrefix, waitFor } from './helpers';
 
@@ -280,7 +280,7 @@ describe('RecordTable#column()', () => {
 describe('RecordTable.attach()', () => {
   it('throws ERR_SHM_SCHEMA_MISMATCH when the given schema differs, and closes what it mapped', () => {
     const t = RecordTable.create(defineSchema({ a: 'float64', v: { category: ['x', 'y'] } }), { name: fresh(), capacity: 4 });
-    for (const other of [
+    for (const other of <Schema[]>[
       defineSchema({ a: 'float32', v: { category: ['x', 'y'] } }),
       defineSchema({ a: 'float64', v: { category: ['y', 'x'] } }),
       defineSchema({ v: { category: ['x', 'y'] }, a: 'float64' }),
