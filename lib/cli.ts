@@ -14,6 +14,7 @@ import { SharedMemory, type SegmentInfo } from './segment';
 import { ownerOf, type OwnerRecord } from './ownership';
 import { sweep } from './sweep';
 import { SHM_DIR, checkName } from './names';
+import { describeTable } from './table';
 
 /** What `shmkit inspect` knows of a segment; `--json` prints it as is. */
 export interface InspectReport {
@@ -43,6 +44,33 @@ export interface InspectReport {
  * inspectors.set('table', (name) => ({ json: { schema }, text: ['schema: …'] }));
  */
 export const inspectors = new Map<string, (name: string) => { json: Record<string, unknown>; text: string[] }>();
+
+// Tables: schema, length/capacity and the first rows as an aligned table.
+inspectors.set('table', (name) => {
+  let d: ReturnType<typeof describeTable>;
+  try {
+    d = describeTable(name, { rows: 10 });
+  } catch (err) {
+    // A table magic over a header that does not parse: say why, keep the rest of the report.
+    return { json: { table: { error: oneLine(err) } }, text: ['', `table:    unreadable: ${printable(oneLine(err))}`] };
+  }
+  const cell = (v: unknown): string =>
+    v instanceof Date ? (Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString())
+    : typeof v === 'string' ? printable(JSON.stringify(v))
+    : String(v);
+  const names = d.schema.map((f) => f.name);
+  const types = d.schema.map((f) => (f.categories ? `category(${f.categories.length})` : f.type));
+  const numeric = d.schema.map((f) => /int|float|datetime64\[(us|ns)\]/.test(f.type));
+  const text = [
+    '',
+    `table:    ${d.layout} layout, ${d.length} of ${d.capacity} rows`,
+    `schema:   ${d.schema.map((f, i) => `${printable(f.name)} ${types[i]}`).join(', ')}`,
+    `first ${d.rows.length} row${d.rows.length === 1 ? '' : 's'}:`,
+    columns(['#', ...names.map(printable)], d.rows.map((r, i) => [String(i), ...names.map((n) => cell(r[n]))]), [true, ...numeric]).trimEnd(),
+  ];
+  const json = { table: { layout: d.layout, length: d.length, capacity: d.capacity, schema: d.schema, rows: d.rows.map((r) => Object.fromEntries(names.map((n) => [n, r[n] instanceof Date || typeof r[n] === 'bigint' ? cell(r[n]) : r[n]]))) } };
+  return { json, text };
+});
 
 class UsageError extends Error {}
 

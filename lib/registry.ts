@@ -8,6 +8,8 @@ import { ShmError, invalidType, invalidValue } from './errors';
 import { checkName } from './names';
 import { owns, releaseOwned } from './ownership';
 import { SharedMemory, type AttachOptions, type CreateOptions, type SegmentInfo } from './segment';
+import type { Schema, SchemaSpec } from './schema';
+import { RecordTable, type TableAttachOptions, type TableCreateOptions } from './table';
 
 /** Options of the {@link Registry} constructor. */
 export interface RegistryOptions {
@@ -125,9 +127,35 @@ export class Registry implements Disposable {
     return SharedMemory.list({ prefix: `${this.#prefix}.` }).map((s) => ({ key: s.name.slice(start), ...s }));
   }
 
-  // --- Tables: `createTable(key, schema, opts)` / `attachTable(key)` go here,
-  // --- built the same way as create()/attach() (name from nameOf(key), the
-  // --- table's segment name added to #created so dispose() covers it).
+  /**
+   * Creates the record table `<prefix>.<key>` (see {@link RecordTable.create});
+   * `dispose()` unlinks it while this process still owns it.
+   *
+   * @throws `ERR_SHM_CLOSED` after dispose(); `EEXIST` if the key is taken; as {@link RecordTable.create}
+   * @example
+   * const trades = reg.createTable('trades', Trade, { capacity: 1_000_000 });
+   */
+  createTable<S extends SchemaSpec>(key: string, schema: Schema<S>, options: Omit<TableCreateOptions, 'name' | 'prefix'>): RecordTable<S> {
+    this.#check();
+    const name = this.nameOf(key);
+    if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
+    const table = RecordTable.create(schema, { ...options, name, prefix: undefined });
+    this.#created.add(name);
+    return table;
+  }
+
+  /**
+   * Maps the existing record table `<prefix>.<key>`, made by any process; with
+   * a schema, checks that the table has it (see {@link RecordTable.attach}).
+   *
+   * @throws `ERR_SHM_CLOSED` after dispose(); `ENOENT` if no such key; `ERR_SHM_BAD_HEADER`, `ERR_SHM_SCHEMA_MISMATCH`
+   * @example
+   * const trades = reg.attachTable('trades', Trade);
+   */
+  attachTable<S extends SchemaSpec = SchemaSpec>(key: string, schemaOrOptions?: Schema<S> | TableAttachOptions<S>): RecordTable<S> {
+    this.#check();
+    return RecordTable.attach<S>(this.nameOf(key), schemaOrOptions);
+  }
 
   /**
    * Unlinks every segment this registry created that this process still owns

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import { RecordTable, Schema, SharedMemory, ShmError, defineSchema, describeTable } from '../lib/index';
+import { RecordTable, Registry, Schema, SharedMemory, ShmError, defineSchema, describeTable } from '../lib/index';
+import { main } from '../lib/cli';
 import { OFF } from '../lib/header';
 import { exited, forkFixture, removeAll, runFixture, shmEntries, testPrefix, waitFor } from './helpers';
 
@@ -369,6 +370,60 @@ describe('describeTable()', () => {
       capacity: 9,
       rows: [{ a: 0, v: 'x' }, { a: 1, v: 'y' }],
     });
+    t.close();
+    t.unlink();
+  });
+});
+
+describe('Registry#createTable() and #attachTable()', () => {
+  it('creates <prefix>.<key> as a table any process can attach by key, and dispose() unlinks it', () => {
+    const reg = new Registry({ prefix: fresh() });
+    const S = defineSchema({ a: 'float64' });
+    const t = reg.createTable('trades', S, { capacity: 4, layout: 'rows' });
+    expect(t.name).toBe(`${reg.prefix}.trades`);
+    t.append({ a: 1.5 });
+    const u = reg.attachTable('trades', S);
+    expect(u.get(0)).toEqual({ a: 1.5 });
+    expect(codeOf(() => reg.attachTable('trades', defineSchema({ a: 'float32' })))).toBe('ERR_SHM_SCHEMA_MISMATCH');
+    expect(reg.list()).toEqual([expect.objectContaining({ key: 'trades', kind: 'table' })]);
+    expect(reg.dispose()).toEqual([t.name]);
+    expect(SharedMemory.exists(t.name)).toBe(false);
+    u.close();
+    t.close();
+  });
+});
+
+describe('shmkit inspect on a table', () => {
+  function run(...args: string[]): { code: number; out: string; err: string } {
+    let out = '';
+    let err = '';
+    const code = main(args, { out: (s) => (out += s), err: (s) => (err += s) });
+    return { code, out, err };
+  }
+
+  it('shows the schema, length/capacity and the first rows as an aligned table', () => {
+    const t = RecordTable.create(defineSchema({ id: 'int64', price: 'float64', sym: 'utf8[4]', v: { category: ['x', 'y'] } }), { name: fresh(), capacity: 50 });
+    for (let i = 0; i < 12; i++) t.append({ id: BigInt(i * 100), price: i / 4, sym: `s${i}`, v: i % 2 ? 'y' : 'x' });
+    const r = run('inspect', t.name);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('table:    columns layout, 12 of 50 rows');
+    expect(r.out).toContain('schema:   id int64, price float64, sym utf8[4], v category(2)');
+    const lines = r.out.split('\n');
+    const head = lines.findIndex((l) => /^#\s+id\s+price\s+sym\s+v$/.test(l));
+    expect(head).toBeGreaterThan(0);
+    expect(lines.slice(head + 1, head + 11).map((l) => l.split(/\s+/))).toEqual(
+      Array.from({ length: 10 }, (_, i) => [String(i), String(i * 100), String(i / 4), `"s${i}"`, i % 2 ? '"y"' : '"x"']),
+    );
+    // Columns line up: every row's price ends where the header's 'price' ends.
+    const end = lines[head]!.indexOf('price') + 5;
+    for (const l of lines.slice(head + 1, head + 11)) expect(l[end - 1]).toMatch(/\d/);
+    const j = JSON.parse(run('inspect', t.name, '--json').out);
+    expect(j.table).toMatchObject({ layout: 'columns', length: 12, capacity: 50 });
+    expect(j.table.rows[3]).toEqual({ id: '300', price: 0.75, sym: 's3', v: 'y' });
+    new Uint8Array(t.segment.buffer)[8] = 9; // format version 9
+    const bad = run('inspect', t.name);
+    expect(bad.code).toBe(0);
+    expect(bad.out).toContain('table:    unreadable: bad table header: unknown format version');
     t.close();
     t.unlink();
   });
