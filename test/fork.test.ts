@@ -12,7 +12,7 @@ import {
   type ChunkResult,
   type ForkMapOptions,
 } from '../lib/index';
-import { FIXTURES, TS_EXEC_ARGV, removeAll, shmEntries, testPrefix, waitFor } from './helpers';
+import { FIXTURES, TS_EXEC_ARGV, exited, forkFixture, nextMessage, removeAll, shmEntries, testPrefix, waitFor } from './helpers';
 
 const prefix = testPrefix('fork');
 afterEach(() => removeAll(prefix));
@@ -264,6 +264,37 @@ describe('forkMap()', () => {
     closed.unlink();
     expect(childPids().length).toBe(before);
     s.dispose();
+  });
+});
+
+describe('forkMap() when its own process dies', () => {
+  /** Exited: no such pid, or a zombie waiting for a reaper that is not us. */
+  const exitedPid = (pid: number) => {
+    try {
+      return /^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return true;
+    }
+  };
+
+  it('leaves no worker behind when the parent is SIGKILLed mid-run: the workers see the channel close and exit', async () => {
+    const p = testPrefix('fork-parent');
+    const parent = forkFixture('fork-parent', [p]);
+    const ready = await nextMessage<{ ready: boolean; hanging: number }>(parent);
+    expect(ready.ready).toBe(true);
+    const workers = fs
+      .readdirSync(`/proc/${parent.pid}/task`)
+      .flatMap((tid) => fs.readFileSync(`/proc/${parent.pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/))
+      .filter(Boolean)
+      .map(Number)
+      .filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('fork-sum.ts'));
+    expect(workers).toHaveLength(2);
+    expect(workers).toContain(ready.hanging);
+    parent.kill('SIGKILL');
+    await exited(parent);
+    await waitFor(() => workers.every(exitedPid), 'the orphaned workers to exit', 10_000);
+    // The dead parent's own segments are cleaned up by its owner tracker.
+    await waitFor(() => shmEntries(p).length === 0, "the dead parent's segments to be unlinked", 10_000);
   });
 });
 
