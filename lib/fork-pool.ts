@@ -114,10 +114,17 @@ export function startRun(spec: RunSpec): Run {
   }
 
   function send(slot: Slot, msg: ToWorker): void {
+    // Usually the worker has just died and its 'exit' (with the signal or code) comes first; if it does not, report this.
+    const lost = (err: Error) =>
+      setTimeout(
+        () => void fail(workerError(`forkMap: could not reach worker ${slot.child.pid}: ${err.message}`, slot.child.pid, slot.task, err)),
+        KILL_GRACE_MS,
+      ).unref();
     try {
-      slot.child.send(msg);
+      // With a callback, a late failure (the worker just died) is reported here, not as an 'error' event.
+      slot.child.send(msg, (err) => err && lost(err));
     } catch (err) {
-      void fail(workerError(`forkMap: could not reach worker ${slot.child.pid}: ${(err as Error).message}`, slot.child.pid, slot.task, err));
+      lost(err as Error);
     }
   }
 
@@ -212,7 +219,7 @@ export function startRun(spec: RunSpec): Run {
       markExited();
     });
     child.on('message', (m: FromWorker) => onMessage(slot, m));
-    child.once('error', (err) => {
+    child.on('error', (err) => {
       // A spawn failure: no process, so no 'exit' will come.
       if (child.pid === undefined) {
         slot.gone = true;
