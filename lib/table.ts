@@ -482,7 +482,9 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
 
   /**
    * Row `i` as an object typed from the schema.
-   * @throws RangeError if `i` is not an index below `length`; `ERR_SHM_CLOSED`
+   * @throws RangeError if `i` is not an index below `length`; `ERR_SHM_CLOSED`;
+   *   `ERR_SHM_VALUE` if a category code in the row is outside its dictionary
+   *   (only bytes written by something other than shmkit can do that)
    * @example
    * const { price } = t.get(0);
    */

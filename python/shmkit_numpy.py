@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["read_table", "read_schema", "TableInfo", "BadHeader"]
+__all__ = ["read_table", "read_schema", "void_mask", "TableInfo", "BadHeader"]
 
 MAGIC = b"SHMKTBL\0"
 FORMAT_VERSION = 1

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import { RecordTable, Registry, Schema, SharedMemory, ShmError, defineSchema, describeTable } from '../lib/index';
+import { RecordTable, Registry, Schema, SharedMemory, ShmError, defineSchema, describeTable, notify } from '../lib/index';
 import { main } from '../lib/cli';
 import { OFF } from '../lib/header';
 import { exited, forkFixture, removeAll, runFixture, shmEntries, testPrefix, waitFor } from './helpers';
@@ -432,9 +432,11 @@ describe('shmkit inspect on a table', () => {
 const Log = defineSchema({ writer: 'uint8', seq: 'uint32', check: 'float64', tag: 'utf8[12]' });
 
 /** Asserts every row is whole (its fields agree) and returns the (writer, seq) pairs of live rows. */
-function auditRows(t: RecordTable<typeof Log.spec>): { seen: Map<number, Set<number>>; voids: number } {
+function auditRows(t: RecordTable<typeof Log.spec>): { seen: Map<number, Set<number>>; voids: number; switches: number } {
   const seen = new Map<number, Set<number>>();
   let voids = 0;
+  let switches = 0;
+  let last = -1;
   const len = t.length;
   for (let i = 0; i < len; i++) {
     const r = t.get(i);
@@ -444,23 +446,38 @@ function auditRows(t: RecordTable<typeof Log.spec>): { seen: Map<number, Set<num
       continue;
     }
     if (r.check !== r.writer * 1e6 + r.seq || r.tag !== `w${r.writer}-${r.seq}`) throw new Error(`torn row ${i}: ${JSON.stringify(r)}`);
+    if (last !== -1 && r.writer !== last) switches++;
+    last = r.writer;
     const set = seen.get(r.writer) ?? new Set<number>();
     if (set.has(r.seq)) throw new Error(`row (${r.writer}, ${r.seq}) appears twice`);
     set.add(r.seq);
     seen.set(r.writer, set);
   }
-  return { seen, voids };
+  return { seen, voids, switches };
 }
 
 describe('RecordTable concurrent append', () => {
-  it.each(['single', 'many'])('4 processes × 50,000 appends (%s) give exactly 200,000 rows, each (writer, seq) once', async (mode) => {
-    const t = RecordTable.create(Log, { name: fresh(), capacity: 200_000 });
-    const kids = [0, 1, 2, 3].map((w) => forkFixture('table-appender', [t.name, String(w), '50000', mode]));
+  it.each([
+    ['single', 'columns'],
+    ['many', 'columns'],
+    ['single', 'rows'],
+  ] as const)('4 processes × 50,000 appends (%s, %s layout) give exactly 200,000 rows, each (writer, seq) once', async (mode, layout) => {
+    const t = RecordTable.create(Log, { name: fresh(), capacity: 200_000, layout });
+    const gateSeg = SharedMemory.create({ name: fresh(), size: 8 });
+    const gate = new Int32Array(gateSeg.buffer);
+    const kids = [0, 1, 2, 3].map((w) => forkFixture('table-appender', [t.name, String(w), '50000', mode, gateSeg.name]));
+    await waitFor(() => Atomics.load(gate, 1) === 4, 'all 4 writers to be ready', 20_000);
+    Atomics.store(gate, 0, 1);
+    notify(gate, 0);
     const results = await Promise.all(kids.map((k) => exited(k)));
     expect(results.every((r) => r.code === 0)).toBe(true);
     expect(t.length).toBe(200_000);
-    const { seen, voids } = auditRows(t);
+    const { seen, voids, switches } = auditRows(t);
     expect(voids).toBe(0);
+    // The writers really ran at once: their rows interleave.
+    expect(switches).toBeGreaterThan(10);
+    gateSeg.close();
+    gateSeg.unlink();
     for (const w of [0, 1, 2, 3]) expect(seen.get(w)?.size).toBe(50_000);
     expect(codeOf(() => t.append({ writer: 9, seq: 0, check: 9e6, tag: 'w9-0' }))).toBe('ERR_SHM_TABLE_FULL');
     t.close();
@@ -471,9 +488,15 @@ describe('RecordTable concurrent append', () => {
     const t = RecordTable.create(Log, { name: fresh(), capacity: 200_000 });
     const flagSeg = SharedMemory.create({ name: fresh(), size: 8 });
     const flag = new Int32Array(flagSeg.buffer);
-    const others = [0, 1, 2].map((w) => forkFixture('table-appender', [t.name, String(w), '50000', 'single']));
+    const gateSeg = SharedMemory.create({ name: fresh(), size: 8 });
+    const gate = new Int32Array(gateSeg.buffer);
+    const others = [0, 1, 2].map((w) => forkFixture('table-appender', [t.name, String(w), '50000', 'single', gateSeg.name]));
     const victim = forkFixture('table-appender', [t.name, '3', '2000', 'trap', flagSeg.name]);
     await waitFor(() => Atomics.load(flag, 0) !== 0, 'the victim to be stuck mid-append', 20_000);
+    await waitFor(() => Atomics.load(gate, 1) === 3, 'the other writers to be ready', 20_000);
+    // The others start appending behind the victim's hole; it dies while they run.
+    Atomics.store(gate, 0, 1);
+    notify(gate, 0);
     // It holds claimed slots: 1,000 rows written, 1,000 not.
     const states = new Int32Array(t.segment.buffer, Number(new DataView(t.segment.buffer).getBigUint64(OFF.stateOffset, true)), t.capacity);
     expect(states.includes(-victim.pid!)).toBe(true);
@@ -492,8 +515,25 @@ describe('RecordTable concurrent append', () => {
     expect(again.append({ writer: 4, seq: 0, check: 4e6, tag: 'w4-0' })).toBe(152_000);
     expect(t.length).toBe(152_001);
     again.close();
+    gateSeg.close();
+    gateSeg.unlink();
     flagSeg.close();
     flagSeg.unlink();
+    t.close();
+    t.unlink();
+  });
+
+  it('commits the rows written before a row that turned bad between the two passes, and voids the rest', () => {
+    const t = RecordTable.create(Log, { name: fresh(), capacity: 10 });
+    let reads = 0;
+    const fickle = { writer: 1, seq: 2, check: 1e6 + 2, get tag() { return ++reads === 1 ? 'w1-2' : 'far too long for twelve bytes'; } };
+    const rows = [0, 1].map((seq) => ({ writer: 1, seq, check: 1e6 + seq, tag: `w1-${seq}` }));
+    expect(codeOf(() => t.appendMany([...rows, fickle, { ...rows[0]!, seq: 3, check: 1e6 + 3, tag: 'w1-3' }]))).toBe('ERR_SHM_STRING_TOO_LONG');
+    expect(t.length).toBe(4);
+    expect([0, 1, 2, 3].map((i) => t.isVoid(i))).toEqual([false, false, true, true]);
+    expect(t.get(1)).toEqual(rows[1]);
+    expect(t.get(2)).toEqual({ writer: 0, seq: 0, check: 0, tag: '' });
+    expect(t.append(rows[0]!)).toBe(4);
     t.close();
     t.unlink();
   });
