@@ -5,7 +5,7 @@ export type { SweepOptions } from './sweep';
 export { Registry } from './registry';
 export type { RegistryOptions, RegistryEntry } from './registry';
 export { defineSchema, Schema } from './schema';
-export type { SchemaSpec, FieldSpec, Field, FieldKind, RowOf, ValueOf, NumericType, DatetimeUnit, CategorySpec } from './schema';
+export type { SchemaSpec, FieldSpec, Field, FieldKind, RowOf, ValueOf, ColumnArray, NumericType, DatetimeUnit, CategorySpec } from './schema';
 export { RecordTable, describeTable } from './table';
 export type { TableHandle, TableCreateOptions, TableAttachOptions, ColumnsOf, TableDescription } from './table';
 export { ShmError, systemError } from './errors';

@@ -47,6 +47,24 @@ export type ValueOf<F> =
   : F extends { readonly category: readonly (infer V)[] } ? V
   : never;
 
+/**
+ * The typed array `column()` returns for a field of type `F`: its storage type
+ * (bool and utf8[N] → Uint8Array, datetime64 → BigInt64Array, category → its codes).
+ */
+export type ColumnArray<F> =
+  F extends 'int8' ? Int8Array
+  : F extends 'uint8' | 'bool' | `utf8[${number}]` ? Uint8Array
+  : F extends 'int16' ? Int16Array
+  : F extends 'uint16' ? Uint16Array
+  : F extends 'int32' ? Int32Array
+  : F extends 'uint32' ? Uint32Array
+  : F extends 'int64' | `datetime64[${DatetimeUnit}]` ? BigInt64Array
+  : F extends 'uint64' ? BigUint64Array
+  : F extends 'float32' ? Float32Array
+  : F extends 'float64' ? Float64Array
+  : F extends CategorySpec ? Uint8Array | Uint16Array | Uint32Array
+  : never;
+
 /** The row object of schema spec `S`, e.g. `{ id: bigint; price: number }`. */
 export type RowOf<S extends SchemaSpec> = { -readonly [K in keyof S]: ValueOf<S[K]> };
 

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { types } from 'node:util';
 import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from './errors';
 import { MAX_CAPACITY, OFF, parseHeader, planLayout, writeHeader, type TableLayout } from './header';
-import { Schema, type Field, type RowOf, type SchemaSpec } from './schema';
+import { Schema, type ColumnArray, type Field, type RowOf, type SchemaSpec } from './schema';
 import { MAX_SIZE, SharedMemory } from './segment';
 
 /** Plain JSON naming a table; {@link RecordTable.attach} accepts it in any process. */
@@ -534,7 +534,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * @example
    * let sum = 0; for (const p of t.column('price')) sum += p;
    */
-  column<K extends keyof S & string>(name: K): ArrayBufferView & ArrayLike<unknown> {
+  column<K extends keyof S & string>(name: K): ColumnArray<S[K]> {
     if (this.#closed) throw this.#closedError();
     const k = this.#schema.fields.findIndex((f) => f.name === name);
     if (k < 0) throw invalidValue('name', `is not a field of this table: ${JSON.stringify(name)}`);
@@ -544,7 +544,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     const f = this.#schema.fields[k]!;
     const n = this.length;
     const Ctor = f.kind === 'utf8' ? Uint8Array : storageArray(f);
-    return new Ctor(this.#seg.buffer, this.#plan.offsets[k]!, f.kind === 'utf8' ? n * f.size : n);
+    return new Ctor(this.#seg.buffer, this.#plan.offsets[k]!, f.kind === 'utf8' ? n * f.size : n) as ColumnArray<S[K]>;
   }
 
   /**

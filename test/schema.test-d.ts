@@ -48,4 +48,17 @@ describe('row type inference', () => {
     // @ts-expect-error: not a field
     t.column('nope');
   });
+
+  it('types column() as the storage typed array of the field', () => {
+    const t = RecordTable.create(Trade, { capacity: 1 });
+    expectTypeOf(t.column('price')).toEqualTypeOf<Float64Array>();
+    expectTypeOf(t.column('id')).toEqualTypeOf<BigInt64Array>();
+    expectTypeOf(t.column('u')).toEqualTypeOf<BigUint64Array>();
+    expectTypeOf(t.column('qty')).toEqualTypeOf<Uint32Array>();
+    expectTypeOf(t.column('small')).toEqualTypeOf<Int8Array>();
+    expectTypeOf(t.column('buy')).toEqualTypeOf<Uint8Array>();
+    expectTypeOf(t.column('sym')).toEqualTypeOf<Uint8Array>();
+    expectTypeOf(t.column('ts')).toEqualTypeOf<BigInt64Array>();
+    expectTypeOf(t.column('venue')).toEqualTypeOf<Uint8Array | Uint16Array | Uint32Array>();
+  });
 });
