@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -12,7 +15,7 @@ import {
   type ChunkResult,
   type ForkMapOptions,
 } from '../lib/index';
-import { FIXTURES, TS_EXEC_ARGV, exited, forkFixture, nextMessage, removeAll, shmEntries, testPrefix, waitFor } from './helpers';
+import { FIXTURES, ROOT, TS_EXEC_ARGV, exited, forkFixture, nextMessage, removeAll, shmEntries, testPrefix, waitFor } from './helpers';
 
 const prefix = testPrefix('fork');
 afterEach(() => removeAll(prefix));
@@ -429,5 +432,67 @@ describe('defineWorker()', () => {
 
   it('throws a TypeError when given something other than a function', () => {
     expect(() => defineWorker(42 as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+});
+
+describe('examples/genome-matrix', () => {
+  const dir = path.join(ROOT, 'examples', 'genome-matrix');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const T = require(path.join(dir, 'transform.js')) as { haplotype(ref: string, samples: string[]): string[] };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { generate } = require(path.join(dir, 'generate.js')) as { generate(file: string, rows: number, seed?: number): number };
+
+  /** Runs one strategy script (plain JS over dist/) and resolves with its exit code and stderr. */
+  const runScript = (script: string, args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [path.join(dir, script), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+  const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+  it('writes byte-identical TSV the shmkit way and the naive way, each row the shared transform of its input row', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkit-genome-test-'));
+    try {
+      const input = path.join(tmp, 'in.tsv');
+      generate(input, 5000, 7);
+      const p = testPrefix('genome');
+      const shm = await runScript('shmkit.js', [input, path.join(tmp, 'shm.tsv'), '--chunk', '700', '--prefix', p]);
+      expect(shm).toEqual({ code: 0, stderr: '' });
+      const naive = await runScript('naive.js', [input, path.join(tmp, 'naive.tsv'), '--chunk', '700']);
+      expect(naive).toEqual({ code: 0, stderr: '' });
+      expect(sha(path.join(tmp, 'shm.tsv'))).toBe(sha(path.join(tmp, 'naive.tsv')));
+      const inRows = fs.readFileSync(input, 'latin1').trimEnd().split('\n');
+      const outRows = fs.readFileSync(path.join(tmp, 'shm.tsv'), 'latin1').trimEnd().split('\n');
+      expect(outRows).toHaveLength(5001);
+      expect(outRows[0]!.split('\t')).toHaveLength(4 + 16);
+      for (const k of [1, 2, 2500, 5000]) {
+        const f = inRows[k]!.split('\t');
+        expect(outRows[k]).toBe([f[0], f[1], f[2], ...T.haplotype(f[2]!, f.slice(3))].join('\t'));
+      }
+      expect(shmEntries(p)).toEqual([]); // the tables were unlinked
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a malformed row, naming the file and line, and leaves no table behind', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkit-genome-test-'));
+    try {
+      const input = path.join(tmp, 'in.tsv');
+      generate(input, 10, 7);
+      const lines = fs.readFileSync(input, 'latin1').split('\n');
+      lines[3] = lines[3]!.replace(/\t[ACGTN-]$/, '\tX'); // S31 of data row 3 (line 4)
+      fs.writeFileSync(input, lines.join('\n'));
+      const p = testPrefix('genome-bad');
+      const r = await runScript('shmkit.js', [input, path.join(tmp, 'out.tsv'), '--prefix', p]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`${input}:4: sample 31 is not one of A C G T N -`);
+      expect(shmEntries(p)).toEqual([]);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@
 // place into an output table (only handles and row ranges cross IPC), then
 // stream the result out as TSV.
 //
-//   node examples/genome-matrix/shmkit.js IN.tsv OUT.tsv [--workers 3] [--chunk 100000]
+//   node examples/genome-matrix/shmkit.js IN.tsv OUT.tsv [--workers 3] [--chunk 100000] [--prefix genome]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -59,67 +59,72 @@ function load(file, prefix) {
   };
 
   const fd = fs.openSync(file, 'r');
-  const buf = Buffer.allocUnsafe(READ + 4096);
-  let have = 0; // bytes of buf holding unparsed data
-  let line = 0;
-  let header = true;
-  let lastChrom = Buffer.alloc(0);
-  let lastCode;
-  const bad = (what) => {
-    throw new Error(`${file}:${line + 1}: ${what}`);
-  };
-  for (;;) {
-    const n = fs.readSync(fd, buf, have, buf.length - have, null);
-    const end = have + n;
-    let at = 0;
+  try {
+    const buf = Buffer.allocUnsafe(READ + 4096);
+    let have = 0; // bytes of buf holding unparsed data
+    let line = 0;
+    let header = true;
+    let lastChrom = Buffer.alloc(0);
+    let lastCode;
+    const bad = (what) => {
+      throw new Error(`${file}:${line + 1}: ${what}`);
+    };
     for (;;) {
-      const eol = buf.indexOf(NL, at);
-      if (eol === -1 || eol >= end) break;
-      if (header) {
-        if (buf.latin1Slice(at, eol) !== T.INPUT_HEADER.join('\t')) bad('header is not CHROM POS REF S1..S31');
-        header = false;
-      } else if (eol > at) {
-        let p = buf.indexOf(TAB, at);
-        // Rows come sorted by CHROM: only make a string when the name changes.
-        if (p - at !== lastChrom.length || buf.compare(lastChrom, 0, lastChrom.length, at, p) !== 0) {
-          lastChrom = Buffer.from(buf.subarray(at, p));
-          lastCode = chrom.get(lastChrom.toString('latin1'));
+      const n = fs.readSync(fd, buf, have, buf.length - have, null);
+      let end = have + n;
+      if (n === 0 && end > 0 && buf[end - 1] !== NL) buf[end++] = NL; // a last line without its newline
+      let at = 0;
+      for (;;) {
+        const eol = buf.indexOf(NL, at);
+        if (eol === -1 || eol >= end) break;
+        if (header) {
+          if (buf.latin1Slice(at, eol) !== T.INPUT_HEADER.join('\t')) bad('header is not CHROM POS REF S1..S31');
+          header = false;
+        } else if (eol > at) {
+          let p = buf.indexOf(TAB, at);
+          // Rows come sorted by CHROM: only make a string when the name changes.
+          if (p - at !== lastChrom.length || buf.compare(lastChrom, 0, lastChrom.length, at, p) !== 0) {
+            lastChrom = Buffer.from(buf.subarray(at, p));
+            lastCode = chrom.get(lastChrom.toString('latin1'));
+          }
+          const c = lastCode;
+          if (c === undefined || p >= eol) bad('unknown CHROM');
+          let pos = 0;
+          for (p++; buf[p] !== TAB; p++) {
+            const d = buf[p] - 48;
+            if (d < 0 || d > 9 || p >= eol) bad('POS is not a number');
+            pos = pos * 10 + d;
+          }
+          const ref = letter[buf[++p]];
+          if (ref < 0 || ref > 3 || buf[p + 1] !== TAB) bad('REF is not one of A C G T');
+          p += 2;
+          for (let s = 0; s < samples.length; s++, p += 2) {
+            const code = letter[buf[p]];
+            if (code < 0 || buf[p + 1] !== (s === samples.length - 1 ? buf[eol] : TAB)) bad(`sample ${s + 1} is not one of A C G T N -`);
+            samples[s][inBatch] = code;
+          }
+          if (p - 1 !== eol) bad('extra fields');
+          batch.CHROM[inBatch] = c;
+          batch.POS[inBatch] = pos;
+          batch.REF[inBatch] = ref;
+          if (++inBatch === BATCH) flush();
         }
-        const c = lastCode;
-        if (c === undefined || p >= eol) bad('unknown CHROM');
-        let pos = 0;
-        for (p++; buf[p] !== TAB; p++) {
-          const d = buf[p] - 48;
-          if (d < 0 || d > 9 || p >= eol) bad('POS is not a number');
-          pos = pos * 10 + d;
-        }
-        const ref = letter[buf[++p]];
-        if (ref < 0 || ref > 3 || buf[p + 1] !== TAB) bad('REF is not one of A C G T');
-        p += 2;
-        for (let s = 0; s < samples.length; s++, p += 2) {
-          const code = letter[buf[p]];
-          if (code < 0 || buf[p + 1] !== (s === samples.length - 1 ? buf[eol] : TAB)) bad(`sample ${s + 1} is not one of A C G T N -`);
-          samples[s][inBatch] = code;
-        }
-        if (p - 1 !== eol) bad('extra fields');
-        batch.CHROM[inBatch] = c;
-        batch.POS[inBatch] = pos;
-        batch.REF[inBatch] = ref;
-        if (++inBatch === BATCH) flush();
+        line++;
+        at = eol + 1;
       }
-      line++;
-      at = eol + 1;
+      if (n === 0) break;
+      buf.copy(buf, 0, at, end); // keep the partial line
+      have = end - at;
+      if (have === buf.length) bad('line too long');
     }
-    if (n === 0) {
-      if (at < end) bad('last line has no newline');
-      break;
-    }
-    buf.copy(buf, 0, at, end); // keep the partial line
-    have = end - at;
-    if (have === buf.length) bad('line too long');
+    flush();
+  } catch (err) {
+    table.close();
+    table.unlink(); // a half-loaded table is of no use to anyone
+    throw err;
+  } finally {
+    fs.closeSync(fd);
   }
-  fs.closeSync(fd);
-  flush();
   return table;
 }
 
@@ -182,7 +187,14 @@ function write(file, input, output) {
 async function run(inFile, outFile, { workers = 3, chunk = 100_000, prefix = 'genome' } = {}) {
   const t0 = performance.now();
   const input = load(inFile, prefix);
-  const output = createOutput(input.length, prefix);
+  let output;
+  try {
+    output = createOutput(input.length, prefix);
+  } catch (err) {
+    input.close();
+    input.unlink();
+    throw err;
+  }
   const tLoad = performance.now();
   try {
     await forkMap(path.join(__dirname, 'shmkit-worker.js'), { input, output, workers, chunk });
@@ -206,7 +218,8 @@ if (require.main === module) {
     const i = process.argv.indexOf(`--${name}`);
     return i >= 0 ? Number(process.argv[i + 1]) : dflt;
   };
-  run(input, output, { workers: opt('workers', 3), chunk: opt('chunk', 100_000) }).then(
+  const p = process.argv.indexOf('--prefix');
+  run(input, output, { workers: opt('workers', 3), chunk: opt('chunk', 100_000), prefix: p >= 0 ? process.argv[p + 1] : 'genome' }).then(
     (r) => console.log(JSON.stringify(r)),
     (e) => {
       console.error(e);
