@@ -406,7 +406,11 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     }
   }
 
-  /** Rows readable now: every row below it is fully written. */
+  /**
+   * Rows readable now: every row below it is fully written (or void). On a
+   * writable table, reading it also moves past a dead writer's slots; a
+   * read-only attach only reports what writers have published.
+   */
   get length(): number {
     if (this.#closed) return 0;
     const c = Atomics.load(this.#h, I_COMMITTED);
