@@ -99,7 +99,17 @@ def _open(name: str, writable: bool) -> mmap.mmap:
         os.close(fd)
 
 
-def _parse(name: str, mm: mmap.mmap) -> TableInfo:
+def _parse(name: str, mm) -> TableInfo:
+    try:
+        return _parse_unchecked(name, mm)
+    except BadHeader:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, struct.error, OverflowError) as e:
+        # Whatever a lying header trips over inside the checks is still a bad header.
+        raise BadHeader(f"{type(e).__name__}: {e}") from None
+
+
+def _parse_unchecked(name: str, mm) -> TableInfo:
     size = len(mm)
     if mm[:8] != MAGIC:
         raise BadHeader("wrong magic (not a shmkit table)")
@@ -124,8 +134,14 @@ def _parse(name: str, mm: mmap.mmap) -> TableInfo:
         raise BadHeader("schema is not a list of fields")
     out, areas = [], [(state_off, state_off + 4 * capacity)]
     for f in fields:
-        if not isinstance(f, dict) or not isinstance(f.get("name"), str) or not isinstance(f.get("offset"), int):
+        if not isinstance(f, dict) or not isinstance(f.get("name"), str) or not isinstance(f.get("offset"), int) \
+                or isinstance(f.get("offset"), bool) or f["offset"] < 0:
             raise BadHeader(f"bad field {f!r}")
+        if f["name"] in (g["name"] for g in out):
+            raise BadHeader(f"field {f['name']!r} repeats")
+        if f.get("type") == "category" and (not isinstance(f.get("categories"), list)
+                                            or not all(isinstance(c, str) for c in f["categories"])):
+            raise BadHeader(f"category field {f['name']!r} has no list of string values")
         dt = np.dtype(_dtype(f))
         g = dict(f, dtype=dt.str)
         out.append(g)

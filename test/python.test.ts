@@ -87,6 +87,20 @@ describe('python/shmkit_numpy.py', () => {
     t.unlink();
   });
 
+  it('maps every mutated header to a valid in-bounds table or BadHeader, never another exception', async () => {
+    for (const layout of ['columns', 'rows'] as const) {
+      const t = RecordTable.create(Trade, { name: fresh(), capacity: 20, layout });
+      const before = Buffer.from(new Uint8Array(t.segment.buffer)).toString('base64');
+      const got = await python('fuzz_header', [t.name, '3000', String(n)]);
+      expect(got.ok + got.bad).toBe(3000);
+      expect(got.ok).toBeGreaterThan(0);
+      expect(got.bad).toBeGreaterThan(0);
+      expect(Buffer.from(new Uint8Array(t.segment.buffer)).toString('base64')).toBe(before); // mutations were on a copy
+      t.close();
+      t.unlink();
+    }
+  });
+
   it('rejects a segment that is not a table with BadHeader', async () => {
     const t = RecordTable.create(defineSchema({ a: 'float64' }), { name: fresh(), capacity: 4 });
     new Uint8Array(t.segment.buffer)[0] = 0;
