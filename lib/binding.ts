@@ -30,8 +30,8 @@ export interface Binding {
   futexWaitAsync(i32: Int32Array, index: number, expected: number, ms: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
   /** Starts this process's tracker once (again if `restart`); the pipe's write end is blocking and O_CLOEXEC. */
   startTracker(path: string, restart: boolean): { fd: number; pid: number };
-  /** fsetxattr(fd, 'user.shmkit.owner', value) → 0 or the errno. */
-  setOwnerTag(fd: number, value: string): number;
+  /** Sets xattr 'user.shmkit.owner' = tag on fd (best effort) and returns its identity "<dev> <ino>". */
+  ownFd(fd: number, tag: string): string;
   /** fremovexattr(fd, 'user.shmkit.owner') → 0 or the errno. */
   removeOwnerTag(fd: number): number;
   /** getxattr(path, 'user.shmkit.owner'), undefined if absent or unsupported. */

@@ -24,10 +24,8 @@ import * as fs from 'node:fs';
 import { binding, TRACKER_PATH } from './binding';
 import { SHM_DIR } from './names';
 
-interface Identity {
-  dev: bigint;
-  ino: bigint;
-}
+/** "<dev> <ino>" of the object: what the tracker is told, and what every removal checks. */
+type Identity = string;
 
 /** Who owns a segment, read from its owner tag. */
 export interface OwnerRecord {
@@ -46,13 +44,11 @@ let hooked = false;
 
 /** Starts owning `name`; `fd` is the open descriptor of the object. */
 export function own(name: string, fd: number): void {
-  const st = fs.fstatSync(fd, { bigint: true });
-  const id = { dev: st.dev, ino: st.ino };
-  // The tag is best effort: without it (a filesystem without user xattrs, a
-  // mode that denies us writing) only list()/sweep() know less.
-  binding.setOwnerTag(fd, ownerTag());
+  // Tags the object (best effort: without a tag only list()/sweep() know
+  // less) and reads its identity, in one native call.
+  const id = binding.ownFd(fd, ownerTag());
   owned.set(name, id);
-  tell(`+${id.dev} ${id.ino} ${escapeName(name)}\n`);
+  tell(`+${id} ${escapeName(name)}\n`);
   if (!hooked) {
     hooked = true;
     process.once('exit', releaseAll);
@@ -144,9 +140,18 @@ function self(): Self {
  * The start time tells a reused pid from the owner; the namespace tells a
  * pid we cannot see (another container sharing /dev/shm) from a dead one.
  */
+let tag: { pid: number; value: string } | undefined;
 function ownerTag(): string {
-  const s = self();
-  return `shmkit1 ${s.pid} ${s.startTime} ${s.pidNamespace}`;
+  if (tag === undefined || tag.pid !== process.pid) {
+    const s = self();
+    tag = { pid: s.pid, value: `shmkit1 ${s.pid} ${s.startTime} ${s.pidNamespace}` };
+  }
+  return tag.value;
+}
+
+/** Identity of a stat result, in the form ownFd returns. */
+function identity(st: fs.BigIntStats): Identity {
+  return `${st.dev} ${st.ino}`;
 }
 
 /** State and start time from /proc/<pid>/stat; undefined if unreadable. */
@@ -188,8 +193,7 @@ function withOurObject(name: string, id: Identity, fn: (fd: number) => void): bo
     return false; // gone, or not readable by us any more
   }
   try {
-    const st = fs.fstatSync(fd, { bigint: true });
-    if (st.dev !== id.dev || st.ino !== id.ino) return false;
+    if (identity(fs.fstatSync(fd, { bigint: true })) !== id) return false;
     fn(fd);
     return true;
   } finally {
@@ -200,8 +204,7 @@ function withOurObject(name: string, id: Identity, fn: (fd: number) => void): bo
 /** Unlinks `name` if it is still the object this process created. */
 function releaseOne(name: string, id: Identity): boolean {
   try {
-    const st = fs.statSync(`${SHM_DIR}/${name}`, { bigint: true });
-    if (st.dev !== id.dev || st.ino !== id.ino) return false;
+    if (identity(fs.statSync(`${SHM_DIR}/${name}`, { bigint: true })) !== id) return false;
     binding.unlink(name);
     return true;
   } catch {
@@ -224,6 +227,7 @@ let trackerBroken = false;
 
 /** Names may hold '\' and newlines; the tracker's protocol is one line per message. */
 function escapeName(name: string): string {
+  if (!name.includes('\\') && !name.includes('\n')) return name;
   return name.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
@@ -250,7 +254,7 @@ function tell(line: string): void {
 
 function resendAll(): void {
   try {
-    for (const [name, id] of owned) fs.writeSync(tracker!.fd, `+${id.dev} ${id.ino} ${escapeName(name)}\n`);
+    for (const [name, id] of owned) fs.writeSync(tracker!.fd, `+${id} ${escapeName(name)}\n`);
   } catch (err) {
     trackerFailed(err);
   }

@@ -1,0 +1,131 @@
+// Lifecycle costs: the tracker's memory and start time, and what ownership
+// adds to create() (owned vs owned: false), measured in the same run.
+'use strict';
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const { SharedMemory } = require('..');
+const { binding, TRACKER_PATH } = require('../dist/binding');
+const { trackerPid } = require('../dist/ownership');
+const { median, pss, fmtMs, table } = require('./util');
+
+const out = [];
+const p = (s = '') => out.push(s);
+const KiB = 1024;
+const fmtKiB = (b) => `${(b / KiB).toFixed(0)} KiB`;
+
+function rss(pid) {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * KiB : 0;
+}
+
+/** Median ms of `fn` over `n` runs. */
+function medianOf(n, fn) {
+  const t = [];
+  for (let i = 0; i < n; i++) {
+    const a = performance.now();
+    fn(i);
+    t.push(performance.now() - a);
+  }
+  return median(t);
+}
+
+// --- 1. create cost: owned vs unowned, alternating blocks so drift hits both.
+const prefix = `shmkit-bench-life-${process.pid}`;
+let k = 0;
+SharedMemory.create({ name: `${prefix}-warm`, size: 4096 }).unlink(); // starts the tracker outside the timing
+const times = { owned: [], unowned: [] };
+const cycle = { owned: [], unowned: [] };
+for (let block = 0; block < 20; block++) {
+  for (const kind of ['unowned', 'owned']) {
+    const segs = [];
+    const owned = kind === 'owned';
+    for (let i = 0; i < 100; i++) {
+      const a = performance.now();
+      segs.push(SharedMemory.create({ name: `${prefix}-${k++}`, size: 4096, owned }));
+      times[kind].push(performance.now() - a);
+    }
+    for (const s of segs) (s.close(), s.unlink());
+    // A whole lifetime: create + close + unlink (unlink also tells the tracker).
+    for (let i = 0; i < 50; i++) {
+      const a = performance.now();
+      const s = SharedMemory.create({ name: `${prefix}-${k++}`, size: 4096, owned });
+      s.close();
+      s.unlink();
+      cycle[kind].push(performance.now() - a);
+    }
+  }
+}
+const cOwned = median(times.owned);
+const cUnowned = median(times.unowned);
+const lOwned = median(cycle.owned);
+const lUnowned = median(cycle.unowned);
+
+// --- 2. tracker memory, idle and holding 1,000 registrations.
+const tpid = trackerPid();
+const idle = { rss: rss(tpid), pss: pss(tpid) };
+const many = [];
+for (let i = 0; i < 1000; i++) many.push(SharedMemory.create({ name: `${prefix}-m${i}`, size: 4096 }));
+// The tracker reads asynchronously: give it the moment it needs to take in 1,000 lines.
+const until = Date.now() + 200;
+while (Date.now() < until);
+const full = { rss: rss(tpid), pss: pss(tpid) };
+for (const s of many) (s.close(), s.unlink());
+
+// --- 3. tracker start: in-process spawn (what the first owned create pays), and
+// a whole tracker life (spawn, start, EOF, exit) against /bin/true.
+const spawnMs = medianOf(51, () => binding.startTracker(TRACKER_PATH, true));
+// Closing the last pipe lets that tracker go; the others went at each restart.
+const lifeMs = medianOf(51, () => spawnSync(TRACKER_PATH, { input: '' }));
+const trueMs = medianOf(51, () => spawnSync('/bin/true', { input: '' }));
+const firstCreate = [];
+const laterCreate = [];
+for (let i = 0; i < 15; i++) {
+  const r = JSON.parse(
+    execFileSync(
+      process.execPath,
+      [
+        '-e',
+        `const { SharedMemory } = require(${JSON.stringify(require.resolve('..'))});
+         const t = [];
+         for (let i = 0; i < 3; i++) {
+           const a = performance.now();
+           const s = SharedMemory.create({ name: '${prefix}-fresh-' + process.pid + '-' + i, size: 4096 });
+           t.push(performance.now() - a);
+           s.close(); s.unlink();
+         }
+         console.log(JSON.stringify(t));`,
+      ],
+      { encoding: 'utf8' },
+    ),
+  );
+  firstCreate.push(r[0]);
+  laterCreate.push(median(r.slice(1)));
+}
+
+p('### Lifecycle: tracker cost, owned vs unowned create');
+p();
+p('`node bench/run.js lifecycle`. Segments of 4 KiB; create medians over 2,000 each, alternating blocks of 100 owned / 100 unowned. An owned create adds an `fstat`, an `fsetxattr` (the owner tag) and one `write` of a line to the tracker\'s pipe.');
+p();
+p(table(
+  ['operation', 'owned (tracked)', 'owned: false (baseline)', 'ratio', 'target'],
+  [
+    ['`SharedMemory.create` (4 KiB)', fmtMs(cOwned), fmtMs(cUnowned), `${(cOwned / cUnowned).toFixed(2)}×`, '< 1.5×'],
+    ['create + close + unlink', fmtMs(lOwned), fmtMs(lUnowned), `${(lOwned / lUnowned).toFixed(2)}×`, '—'],
+  ],
+));
+p();
+p(table(
+  ['tracker', 'value', 'baseline', 'ratio', 'target'],
+  [
+    ['RSS, idle', fmtKiB(idle.rss), '—', '—', '< 5 MB'],
+    ['RSS, holding 1,000 owned names', fmtKiB(full.rss), '—', '—', '< 5 MB'],
+    ['PSS, idle / 1,000 names', `${fmtKiB(idle.pss)} / ${fmtKiB(full.pss)}`, '—', '—', '—'],
+    ['start: `posix_spawn` from this process until exec done', fmtMs(spawnMs), '—', '—', '< 20 ms'],
+    ['a whole life via `spawnSync` (spawn, start, EOF, exit)', fmtMs(lifeMs), `${fmtMs(trueMs)} (\`/bin/true\`)`, `${(lifeMs / trueMs).toFixed(2)}×`, '—'],
+    ['first owned create in a fresh process (starts the tracker)', fmtMs(median(firstCreate)), `${fmtMs(median(laterCreate))} (later creates)`, `${(median(firstCreate) / median(laterCreate)).toFixed(1)}×`, '< 20 ms'],
+  ],
+));
+p();
+p('RSS is the tracker\'s own (VmRSS); PSS counts its share of libc once. The first owned create of a process pays the tracker start once; `spawnSync` goes through Node\'s fork+exec and so measures Node more than the tracker, hence the `/bin/true` baseline.');
+
+console.log(out.join('\n'));
