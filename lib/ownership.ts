@@ -244,10 +244,11 @@ function tell(line: string): void {
   }
   try {
     fs.writeSync(tracker!.fd, line);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
-    // The tracker was killed. Start a new one and tell it everything we own
-    // (this line included, since `owned` is already updated).
+  } catch {
+    // EPIPE: the tracker was killed. Start a new one and tell it everything
+    // we own (this line included: `owned` is already updated). Never throw
+    // from here: create() has already made the segment, and losing the
+    // tracker only weakens cleanup (the exit hook and sweep() remain).
     if (startTracker(true)) resendAll();
   }
 }

@@ -80,9 +80,15 @@ static int Spawn(const std::string& path, pid_t* pid) {
   flags |= POSIX_SPAWN_SETSID;
 #endif
   posix_spawnattr_setflags(&attr, flags);
-  sigset_t none, dfl;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
+  // Born with the signals it ignores blocked: one that lands between exec
+  // and the tracker's signal(SIG_IGN) calls stays pending, then is discarded.
+  sigset_t mask, dfl;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGQUIT);
+  posix_spawnattr_setsigmask(&attr, &mask);
   sigemptyset(&dfl);
   sigaddset(&dfl, SIGCHLD);
   posix_spawnattr_setsigdefault(&attr, &dfl);

@@ -176,6 +176,7 @@ static void close_inherited_fds(void) {
 }
 
 int main(void) {
+  // These arrive blocked (lifecycle.cc), so none can kill us before this.
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
   signal(SIGHUP, SIG_IGN);

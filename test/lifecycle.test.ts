@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { SharedMemory } from '../lib/segment';
 import { sweep } from '../lib/sweep';
 import { ownerOf } from '../lib/ownership';
@@ -264,6 +264,43 @@ describe('owner records, list() and sweep()', () => {
     for (const s of [live, unowned]) (s.close(), s.unlink());
     SharedMemory.unlink(ru.names[0]!);
     fs.rmSync(`/dev/shm/${prefix}-raw`);
+  });
+
+  it('judges owner records by pid, start time and pid namespace, and only provably dead ones get swept', async () => {
+    const prefix = fresh('tags');
+    const ns = Number(/\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))![1]);
+    const startOf = (pid: number) => {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    };
+    // A zombie: a python child that exited and that its parent never reaps.
+    const py = spawn('python3', ['-c', 'import os,time\npid=os.fork()\nif pid==0: os._exit(0)\nprint(pid,flush=True)\ntime.sleep(60)'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(py);
+    const zombie = Number(await new Promise<string>((r) => py.stdout!.once('data', (d) => r(String(d)))));
+    await waitFor(() => gone(zombie), 'the python child to become a zombie');
+    const me = startOf(process.pid);
+    const cases: [string, string, { alive: boolean; foreign: boolean } | undefined][] = [
+      ['live', `shmkit1 ${process.pid} ${me} ${ns}`, { alive: true, foreign: false }],
+      ['reused-pid', `shmkit1 ${process.pid} ${me + 1} ${ns}`, { alive: false, foreign: false }],
+      ['no-such-pid', `shmkit1 999999999 1 ${ns}`, { alive: false, foreign: false }],
+      ['zombie', `shmkit1 ${zombie} ${startOf(zombie)} ${ns}`, { alive: false, foreign: false }],
+      ['other-namespace', `shmkit1 999999999 1 ${ns + 1}`, { alive: true, foreign: true }],
+      ['malformed', 'hello', undefined],
+    ];
+    for (const [label, value] of cases) {
+      const file = `/dev/shm/${prefix}-${label}`;
+      fs.writeFileSync(file, 'x');
+      execFileSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], "user.shmkit.owner", sys.argv[2].encode())', file, value]);
+    }
+    for (const [label, , expected] of cases) {
+      const owner = ownerOf(`${prefix}-${label}`);
+      if (expected === undefined) expect(owner, label).toBeUndefined();
+      else expect(owner, label).toMatchObject(expected);
+    }
+    expect(sweep({ prefix })).toEqual([`${prefix}-no-such-pid`, `${prefix}-reused-pid`, `${prefix}-zombie`]);
+    expect(shmEntries(prefix).sort()).toEqual([`${prefix}-live`, `${prefix}-malformed`, `${prefix}-other-namespace`]);
   });
 
   it('sweep() validates its options', () => {
