@@ -29,9 +29,14 @@ const commit = git(['rev-parse', '--short', 'HEAD']) + (git(['status', '--porcel
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
 const stamp = `${new Date().toISOString().slice(0, 10)} · Node ${process.version} · ${os.cpus().length} × ${cpu} · ${Math.round(os.totalmem() / 2 ** 30)} GiB · commit ${commit}`;
 
-const old = fs.existsSync(resultsFile) ? fs.readFileSync(resultsFile, 'utf8') : '';
-const sections = new Map();
-for (const m of old.matchAll(/<!-- bench:(\S+) -->\n([\s\S]*?)<!-- \/bench:\1 -->/g)) sections.set(m[1], m[2]);
+/** The sections now in RESULTS.md, by name. */
+function readSections() {
+  const old = fs.existsSync(resultsFile) ? fs.readFileSync(resultsFile, 'utf8') : '';
+  const sections = new Map();
+  for (const m of old.matchAll(/<!-- bench:(\S+) -->\n([\s\S]*?)<!-- \/bench:\1 -->/g)) sections.set(m[1], m[2]);
+  return sections;
+}
+const fresh = new Map();
 
 let failed = 0;
 for (const name of names) {
@@ -46,10 +51,13 @@ for (const name of names) {
     process.stderr.write(`bench ${name} failed (exit ${r.status}, signal ${r.signal})\n`);
     continue;
   }
-  sections.set(name, `_${stamp}_\n\n${r.stdout.trim()}\n`);
+  fresh.set(name, `_${stamp}_\n\n${r.stdout.trim()}\n`);
   process.stdout.write(r.stdout);
 }
 
+// Read the file again only now: another run may have written it meanwhile.
+const sections = readSections();
+for (const [k, v] of fresh) sections.set(k, v);
 const body = [...sections.keys()]
   .sort()
   .map((k) => `<!-- bench:${k} -->\n${sections.get(k)}<!-- /bench:${k} -->`)
