@@ -28,6 +28,7 @@
       "type": "executable",
       "sources": [],
       "conditions": [
+        ["OS=='win'", { "type": "none" }],
         ["OS!='win'", { "sources": ["native/tracker.c"] }],
         ["OS=='linux'", { "libraries": ["-lrt"] }]
       ],

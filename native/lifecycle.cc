@@ -49,7 +49,15 @@ static int Spawn(const std::string& path, pid_t* pid) {
   int p[2];
   // O_CLOEXEC from birth: no fork()+exec() elsewhere in this process (child_process,
   // another addon) can ever inherit the write end and delay the tracker's EOF.
+#ifdef __linux__
   if (pipe2(p, O_CLOEXEC) != 0) return -errno;
+#else
+  // No pipe2 (macOS): a fork elsewhere in these few instructions could
+  // inherit the write end; there is no atomic alternative.
+  if (pipe(p) != 0) return -errno;
+  fcntl(p[0], F_SETFD, FD_CLOEXEC);
+  fcntl(p[1], F_SETFD, FD_CLOEXEC);
+#endif
 #ifdef F_SETPIPE_SZ
   // Room for ~15,000 registrations: the tracker naps between reads during a
   // burst (see tracker.c), and a full pipe would stall create() until it wakes.
