@@ -28,8 +28,12 @@ export interface Binding {
   futexWake(i32: Int32Array, index: number, count: number): number;
   /** futexWait on a native thread of its own; the promise settles on the JS thread. */
   futexWaitAsync(i32: Int32Array, index: number, expected: number, ms: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
-  /** Starts this process's tracker once (again if `restart`); the pipe's write end is blocking and O_CLOEXEC. */
-  startTracker(path: string, restart: boolean): { fd: number; pid: number };
+  /** Writes one line to this process's tracker (starting or replacing it as needed); returns its generation. */
+  trackerWrite(path: string, line: string): number;
+  /** Starts the tracker if none runs, or replaces it (`restart`). */
+  startTracker(path: string, restart: boolean): { pid: number; generation: number };
+  /** The current tracker: pid -1 and generation 0 before the first start. */
+  trackerInfo(): { pid: number; generation: number };
   /** Sets xattr 'user.shmkit.owner' = tag on fd (best effort) and returns its identity "<dev> <ino>". */
   ownFd(fd: number, tag: string): string;
   /** fremovexattr(fd, 'user.shmkit.owner') → 0 or the errno. */

@@ -92,7 +92,8 @@ export function releaseOwned(name: string): boolean {
 
 /** Pid of this process's tracker, if one is running. @internal for tests and benchmarks */
 export function trackerPid(): number | undefined {
-  return tracker?.pid;
+  const { pid } = binding.trackerInfo();
+  return pid > 0 ? pid : undefined;
 }
 
 /**
@@ -222,7 +223,8 @@ function releaseAll(): void {
 // ---------------------------------------------------------------------------
 // The tracker
 
-let tracker: { fd: number; pid: number } | undefined;
+/** Generation of the tracker this thread last registered with; 0: none yet. */
+let generation = 0;
 let trackerBroken = false;
 
 /** Names may hold '\' and newlines; the tracker's protocol is one line per message. */
@@ -235,45 +237,38 @@ function escapeName(name: string): string {
  * Sends one message to the tracker, starting it on first use. The write is
  * synchronous and a whole line (< PIPE_BUF) at once, so a register is in the
  * pipe before create() returns, whatever happens to this process next.
+ * Never throws: create() has already made the segment, and losing the
+ * tracker only weakens cleanup (the exit hook and sweep() remain).
  */
 function tell(line: string): void {
   if (trackerBroken) return;
-  if (tracker === undefined) {
-    if (line[0] === '-') return; // nothing registered yet: nothing to forget
-    if (!startTracker(false)) return;
-  }
+  if (generation === 0 && line[0] === '-') return; // nothing registered yet: nothing to forget
+  let gen: number;
   try {
-    fs.writeSync(tracker!.fd, line);
-  } catch {
-    // EPIPE: the tracker was killed. Start a new one and tell it everything
-    // we own (this line included: `owned` is already updated). Never throw
-    // from here: create() has already made the segment, and losing the
-    // tracker only weakens cleanup (the exit hook and sweep() remain).
-    if (startTracker(true)) resendAll();
+    gen = binding.trackerWrite(TRACKER_PATH, line);
+  } catch (err) {
+    trackerFailed(err);
+    return;
   }
+  if (gen === generation) return;
+  const restarted = generation !== 0;
+  generation = gen;
+  // A new tracker (the old one was killed; maybe noticed by another thread)
+  // knows nothing of what this thread owns: tell it all (`owned` already
+  // includes the line just sent; registering twice is harmless).
+  if (restarted) resendAll();
 }
 
 function resendAll(): void {
   try {
-    for (const [name, id] of owned) fs.writeSync(tracker!.fd, `+${id} ${escapeName(name)}\n`);
+    for (const [name, id] of owned) generation = binding.trackerWrite(TRACKER_PATH, `+${id} ${escapeName(name)}\n`);
   } catch (err) {
     trackerFailed(err);
-  }
-}
-
-function startTracker(restart: boolean): boolean {
-  try {
-    tracker = binding.startTracker(TRACKER_PATH, restart);
-    return true;
-  } catch (err) {
-    trackerFailed(err);
-    return false;
   }
 }
 
 function trackerFailed(err: unknown): void {
   trackerBroken = true;
-  tracker = undefined;
   process.emitWarning(
     `shmkit: cannot run the ownership tracker (${(err as Error).message}); owned segments will be removed ` +
       'on a normal exit but not if this process is killed',

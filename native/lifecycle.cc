@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 
@@ -31,6 +32,7 @@ static const char kOwnerAttr[] = "user.shmkit.owner";
 static std::mutex g_mu;
 static int g_fd = -1;
 static pid_t g_pid = -1;
+static uint64_t g_generation = 0;
 
 // Moves a descriptor to 3 or above, keeping O_CLOEXEC, so that the dup2 onto
 // fd 0 in the child never meets a source that is already 0.
@@ -116,40 +118,110 @@ static int Spawn(const std::string& path, pid_t* pid) {
   return p[1];
 }
 
-// startTracker(path, restart) → { fd, pid }. Starts the tracker once per
-// process; with restart = true (the old one died: a write got EPIPE) it
-// reaps the old one and starts a new one.
-static Napi::Value StartTracker(const Napi::CallbackInfo& info) {
+// Caller holds g_mu. Closes the current tracker's pipe (it then exits) and
+// reaps it if it is already gone: libuv only reaps children it spawned.
+static void DropTracker() {
+  if (g_fd < 0) return;
+  close(g_fd);
+  g_fd = -1;
+  int status;
+  if (g_pid > 0) waitpid(g_pid, &status, WNOHANG);
+  g_pid = -1;
+}
+
+// Caller holds g_mu. Starts a tracker if none runs; 0 or -errno.
+static int EnsureTracker(const std::string& path) {
+  if (g_fd >= 0) return 0;
+  pid_t pid = -1;
+  int fd = Spawn(path, &pid);
+  if (fd < 0) return fd;
+  g_fd = fd;
+  g_pid = pid;
+  g_generation++;
+  return 0;
+}
+
+// Caller holds g_mu. Writes all of `line`; 0 or -errno. The fd is blocking.
+static int WriteAll(const std::string& line) {
+  size_t done = 0;
+  while (done < line.size()) {
+    // SAFETY: line.data() + done .. line.size() is inside the string.
+    ssize_t n = write(g_fd, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -errno;
+    done += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+static bool GetPath(const Napi::CallbackInfo& info, std::string* path) {
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(info.Env(), "tracker path must be a string").ThrowAsJavaScriptException();
+    return false;
+  }
+  *path = info[0].As<Napi::String>().Utf8Value();
+  return true;
+}
+
+static Napi::Value Info(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", Napi::Number::New(env, g_pid));
+  out.Set("generation", Napi::Number::New(env, static_cast<double>(g_generation)));
+  return out;
+}
+
+// trackerWrite(path, line) → generation. Writes one message to this
+// process's tracker, starting it first if none runs, and starting a new one
+// if the old one died (EPIPE). The fd never leaves this file: every thread
+// writes under the same lock, so none can write to a descriptor another
+// thread has just closed (and the kernel reused). The generation grows with
+// every start; a thread that sees it change re-sends what it owns.
+static Napi::Value TrackerWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean()) {
-    Napi::TypeError::New(env, "startTracker(path, restart)").ThrowAsJavaScriptException();
+  std::string path;
+  if (!GetPath(info, &path)) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsString()) {
+    Napi::TypeError::New(env, "line must be a string").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  bool restart = info[1].As<Napi::Boolean>().Value();
+  std::string line = info[1].As<Napi::String>().Utf8Value();
   std::lock_guard<std::mutex> lock(g_mu);
-  if (restart && g_fd >= 0) {
-    close(g_fd);
-    g_fd = -1;
-    int status;
-    // Reap it if it is already gone; libuv only reaps children it spawned.
-    if (g_pid > 0) waitpid(g_pid, &status, WNOHANG);
-    g_pid = -1;
+  int err = EnsureTracker(path);
+  if (err == 0) err = WriteAll(line);
+  if (err == -EPIPE) {
+    DropTracker();
+    err = EnsureTracker(path);
+    if (err == 0) err = WriteAll(line);
   }
-  if (g_fd < 0) {
-    pid_t pid = -1;
-    int fd = Spawn(path, &pid);
-    if (fd < 0) {
-      ThrowErrno(env, -fd, "posix_spawn", path);
-      return env.Undefined();
-    }
-    g_fd = fd;
-    g_pid = pid;
+  if (err != 0) {
+    ThrowErrno(env, -err, err == -EPIPE ? "write" : "posix_spawn", path);
+    return env.Undefined();
   }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("fd", Napi::Number::New(env, g_fd));
-  out.Set("pid", Napi::Number::New(env, g_pid));
-  return out;
+  return Napi::Number::New(env, static_cast<double>(g_generation));
+}
+
+// startTracker(path, restart) → { pid, generation }: starts the tracker if
+// none runs, or (restart) replaces it. For tests and benchmarks; the library
+// itself only uses trackerWrite.
+static Napi::Value StartTracker(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path;
+  if (!GetPath(info, &path)) return env.Undefined();
+  bool restart = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (restart) DropTracker();
+  int err = EnsureTracker(path);
+  if (err != 0) {
+    ThrowErrno(env, -err, "posix_spawn", path);
+    return env.Undefined();
+  }
+  return Info(env);
+}
+
+// trackerInfo() → { pid, generation }; pid -1 when none was started.
+static Napi::Value TrackerInfo(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return Info(info.Env());
 }
 
 #ifdef __APPLE__
@@ -226,6 +298,8 @@ static Napi::Value GetOwnerTag(const Napi::CallbackInfo& info) {
 
 void InitLifecycle(Napi::Env env, Napi::Object exports) {
   exports.Set("startTracker", Napi::Function::New(env, StartTracker, "startTracker"));
+  exports.Set("trackerWrite", Napi::Function::New(env, TrackerWrite, "trackerWrite"));
+  exports.Set("trackerInfo", Napi::Function::New(env, TrackerInfo, "trackerInfo"));
   exports.Set("ownFd", Napi::Function::New(env, OwnFd, "ownFd"));
   exports.Set("removeOwnerTag", Napi::Function::New(env, RemoveOwnerTag, "removeOwnerTag"));
   exports.Set("getOwnerTag", Napi::Function::New(env, GetOwnerTag, "getOwnerTag"));

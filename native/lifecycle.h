@@ -2,6 +2,6 @@
 #include <napi.h>
 
 namespace shmkit {
-// startTracker, ownFd, getOwnerTag, removeOwnerTag: see lifecycle.cc.
+// trackerWrite, startTracker, trackerInfo, ownFd, getOwnerTag, removeOwnerTag: see lifecycle.cc.
 void InitLifecycle(Napi::Env env, Napi::Object exports);
 }  // namespace shmkit

@@ -310,6 +310,33 @@ describe('owner records, list() and sweep()', () => {
 });
 
 describe('the tracker', () => {
+  it('is shared by worker threads, and after it is replaced each thread re-sends what it owns', async () => {
+    const prefix = fresh('threads');
+    const child = forkFixture('lifecycle-threads', [prefix]);
+    children.push(child);
+    await nextMessage(child);
+    const step = async (who: 'main' | 'worker') => {
+      child.send(who);
+      return nextMessage<{ names: string[]; trackerPid: number }>(child);
+    };
+    const first = await step('main');
+    const second = await step('worker');
+    expect(second.trackerPid).toBe(first.trackerPid); // one tracker per process
+    process.kill(first.trackerPid, 'SIGKILL');
+    await waitFor(() => gone(first.trackerPid), 'the tracker to die', 2000);
+    // The worker notices first (EPIPE) and starts a new tracker; the main
+    // thread then finds a newer generation and re-sends its own segment.
+    const third = await step('worker');
+    expect(third.trackerPid).not.toBe(first.trackerPid);
+    const fourth = await step('main');
+    expect(fourth.trackerPid).toBe(third.trackerPid);
+    expect(fourth.names).toHaveLength(4);
+    child.kill('SIGKILL');
+    await exited(child);
+    await allGone(fourth.names, 'segments of both threads to be removed by the new tracker');
+  });
+
+
   it('is replaced when killed, and the replacement knows every owned segment', async () => {
     const [child, r] = await startOwner(fresh('respawn'), 2);
     process.kill(r.trackerPid!, 'SIGKILL');
