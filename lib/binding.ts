@@ -11,6 +11,8 @@ export interface Binding {
   setErrorFactory(factory: (errno: number, syscall: string, path: string) => Error): void;
   /** shm_open('/' + name, oflag | O_CLOEXEC, mode) → fd. */
   open(name: string, oflag: number, mode: number): number;
+  /** close(fd) of a descriptor from open(). */
+  close(fd: number): void;
   /** shm_unlink('/' + name). */
   unlink(name: string): void;
   /** posix_fallocate(fd, 0, size): size set and every page reserved. */

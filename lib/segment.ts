@@ -116,7 +116,7 @@ export class SharedMemory implements Disposable {
       }
       throw err;
     } finally {
-      fs.closeSync(fd);
+      binding.close(fd);
     }
     return new SharedMemory(token, name, size, buffer, false);
   }
@@ -156,7 +156,7 @@ export class SharedMemory implements Disposable {
       if (options.own === true) own(name, fd);
       return new SharedMemory(token, name, size, buffer, readonly);
     } finally {
-      fs.closeSync(fd);
+      binding.close(fd);
     }
   }
 
@@ -181,7 +181,7 @@ export class SharedMemory implements Disposable {
   static exists(name: string): boolean {
     checkName(name);
     try {
-      fs.closeSync(binding.open(name, O_RDONLY, 0));
+      binding.close(binding.open(name, O_RDONLY, 0));
       return true;
     } catch (err) {
       if ((err as SystemError).code === 'ENOENT') return false;

@@ -86,6 +86,18 @@ static Napi::Value Unlink(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// close(fd): closes a descriptor that open() returned. Closing it with
+// fs.closeSync would work, but in a worker thread Node warns about closing a
+// descriptor its fs layer never opened. Not retried on EINTR: on Linux the
+// descriptor is released even then, and a retry could close a reused number.
+static Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  if (!GetInt(info, 0, &fd)) return env.Undefined();
+  if (close(static_cast<int>(fd)) != 0 && errno != EINTR) ThrowErrno(env, errno, "close", "");
+  return env.Undefined();
+}
+
 // reserve(fd, size, name): sets the size and allocates every page now, so
 // that a full /dev/shm fails here with ENOSPC instead of a later SIGBUS.
 static Napi::Value Reserve(const Napi::CallbackInfo& info) {
@@ -173,6 +185,7 @@ static Napi::Value Unmap(const Napi::CallbackInfo& info) {
 void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("reserve", Napi::Function::New(env, Reserve, "reserve"));
   exports.Set("map", Napi::Function::New(env, Map, "map"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));

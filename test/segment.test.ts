@@ -407,6 +407,46 @@ describe('ownership at exit', () => {
   });
 });
 
+describe('platforms and limits', () => {
+  it('throws ERR_SHM_UNSUPPORTED_PLATFORM when loaded on Windows', async () => {
+    const r = await runFixture('platform', ['win32']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).loaded).toEqual({
+      code: 'ERR_SHM_UNSUPPORTED_PLATFORM',
+      name: 'ShmError',
+      message: 'shmkit needs POSIX shared memory; Windows is not supported',
+    });
+  });
+
+  it('throws ERR_SHM_UNSUPPORTED_PLATFORM from list() where there is no /dev/shm (macOS)', async () => {
+    const r = await runFixture('platform', ['darwin']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.loaded).toBe(true);
+    expect(out.list.code).toBe('ERR_SHM_UNSUPPORTED_PLATFORM');
+  });
+
+  it('throws EMFILE from shm_open when the process is out of descriptors, and leaves nothing behind', async () => {
+    const name = fresh();
+    const r = await runFixture('fd-limit', [name], ['prlimit', '--nofile=128']);
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout);
+    expect(out.held).toBeGreaterThan(0);
+    expect(out.create).toEqual({ code: 'EMFILE', errno: -24, syscall: 'shm_open', path: name });
+    expect(out.attach).toEqual({ code: 'EMFILE', errno: -24, syscall: 'shm_open', path: name });
+    expect(out.exists).toBe(false);
+  });
+
+  it('works in a worker thread without Node warning about descriptors', async () => {
+    const name = fresh();
+    const r = await runFixture('in-worker', [name]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ value: 7, exists: true });
+    expect(SharedMemory.exists(name)).toBe(false);
+  });
+});
+
 describe('SharedMemory.exists() and SharedMemory.list()', () => {
   it('reports names, sizes and kinds under a prefix, sorted', () => {
     const a = SharedMemory.create({ name: `${prefix}-list-b`, size: 300 });
