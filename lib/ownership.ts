@@ -21,6 +21,7 @@
  * @internal
  */
 import * as fs from 'node:fs';
+import { procStat } from './proc';
 import { binding, TRACKER_PATH } from './binding';
 import { SHM_DIR } from './names';
 
@@ -153,19 +154,6 @@ function ownerTag(): string {
 /** Identity of a stat result, in the form ownFd returns. */
 function identity(st: fs.BigIntStats): Identity {
   return `${st.dev} ${st.ino}`;
-}
-
-/** State and start time from /proc/<pid>/stat; undefined if unreadable. */
-function procStat(pid: number): { state: string; startTime: number } | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  // Fields after the command name, which may itself hold spaces and ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0] ?? '?', startTime: Number(rest[19] ?? 0) };
 }
 
 /** False only if `pid` provably no longer runs the process that started at `startTime`. */

@@ -9,7 +9,7 @@
  * wait queue. `Atomics.load/store/add/compareExchange` on views of a segment
  * already work across processes and are used as they are.
  */
-import * as fs from 'node:fs';
+import { procStat } from './proc';
 import { binding } from './binding';
 import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from './errors';
 import { SharedMemory } from './segment';
@@ -141,19 +141,6 @@ const CONTENDED = 1 << 30;
 const LIVENESS_SLICE_MS = 100;
 const SPINS = 64;
 
-/** /proc/<pid>/stat: state letter and start time, or undefined if there is no such process. */
-function procStat(pid: number): { state: string; start: number } | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  // comm (field 2) may hold spaces and ')': fields resume after the last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0] ?? '', start: Number(rest[19]) };
-}
-
 let ownTag = 0;
 
 /** This process's owner tag, read once. */
@@ -161,7 +148,7 @@ function myTag(): number {
   if (ownTag === 0) {
     const pid = process.pid;
     if (pid > PID_MASK) throw new ShmError('ERR_SHM_UNSUPPORTED_PLATFORM', `pid ${pid} does not fit the lock word`);
-    const start = process.platform === 'linux' ? (procStat(pid)?.start ?? 0) : 0;
+    const start = process.platform === 'linux' ? (procStat(pid)?.startTime ?? 0) : 0;
     ownTag = pid | ((start & 0xff) << 22);
   }
   return ownTag;
@@ -185,7 +172,7 @@ function ownerAlive(tag: number): boolean {
   if (pid === process.pid) return (tag & ~CONTENDED) === myTag();
   const stat = procStat(pid);
   if (stat === undefined || stat.state === 'Z' || stat.state === 'X') return false;
-  return ((tag >>> 22) & 0xff) === (stat.start & 0xff);
+  return ((tag >>> 22) & 0xff) === (stat.startTime & 0xff);
 }
 
 /** What {@link Mutex.lock} resolves to. */

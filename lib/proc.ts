@@ -1,0 +1,22 @@
+/**
+ * What /proc says of a process: used to tell a live owner (of a segment or
+ * of a lock) from a dead one whose pid may since have been reused.
+ * @internal
+ */
+import * as fs from 'node:fs';
+
+/**
+ * State letter and start time (clock ticks since boot, field 22) from
+ * /proc/<pid>/stat; undefined if there is no such process or it is hidden.
+ */
+export function procStat(pid: number): { state: string; startTime: number } | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // comm (field 2) may hold spaces and ')': fields resume after the last ')'.
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0] ?? '?', startTime: Number(rest[19] ?? 0) };
+}
