@@ -21,7 +21,7 @@
  * @internal
  */
 import * as fs from 'node:fs';
-import { procStat } from './proc';
+import { procStat, processAlive } from './proc';
 import { binding, TRACKER_PATH } from './binding';
 import { SHM_DIR } from './names';
 
@@ -154,20 +154,6 @@ function ownerTag(): string {
 /** Identity of a stat result, in the form ownFd returns. */
 function identity(st: fs.BigIntStats): Identity {
   return `${st.dev} ${st.ino}`;
-}
-
-/** False only if `pid` provably no longer runs the process that started at `startTime`. */
-function processAlive(pid: number, startTime: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    // EPERM: it exists, someone else's.
-  }
-  const st = procStat(pid);
-  if (st === undefined) return true; // exists but hidden (hidepid): cannot prove it dead
-  if (st.state === 'Z' || st.state === 'X') return false; // exited, not yet reaped
-  return startTime === 0 || st.startTime === startTime;
 }
 
 // ---------------------------------------------------------------------------

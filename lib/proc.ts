@@ -20,3 +20,21 @@ export function procStat(pid: number): { state: string; startTime: number } | un
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return { state: rest[0] ?? '?', startTime: Number(rest[19] ?? 0) };
 }
+
+/**
+ * False only if `pid` provably no longer runs the process that started at
+ * `startTime` (0: any process): no such pid, a zombie, or another start
+ * time. A process we may not signal (EPERM) or whose /proc entry is hidden
+ * counts as alive: never rob what might be a live owner.
+ */
+export function processAlive(pid: number, startTime = 0): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  const st = procStat(pid);
+  if (st === undefined) return true;
+  if (st.state === 'Z' || st.state === 'X') return false; // exited, not yet reaped
+  return startTime === 0 || st.startTime === startTime;
+}

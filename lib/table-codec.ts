@@ -1,0 +1,208 @@
+/**
+ * The generated code of a record table: per schema, straight-line functions
+ * that validate, store and load rows, so that RecordTable's hot paths do no
+ * per-field dispatch and allocate only the row object.
+ * @internal
+ */
+import { types } from 'node:util';
+import { ShmError, invalidType } from './errors';
+import type { TableLayout } from './header';
+import type { Field } from './schema';
+
+/** What a schema's generated code offers: per-field converters, plus row-level fast paths. */
+export interface Codec {
+  /** Validates and converts field k's JS value to its stored form; throws ShmError. */
+  cv: ((v: unknown) => unknown)[];
+  /** Stores a converted value of field k into slot i. */
+  st: ((i: number, x: unknown) => void)[];
+  /** Loads field k of slot i as a JS value. */
+  ld: ((i: number) => unknown)[];
+  /** append(row) → slot, in one generated function. */
+  append(row: unknown): number;
+  /** get(i) → row object. */
+  read(i: number): Record<string, unknown>;
+  /** Validates a row; writes nothing. */
+  check(row: unknown): void;
+  /** Validates and writes a row into slot i. */
+  put(i: number, row: unknown): void;
+  /** Zero-fills slot i. */
+  zero(i: number): void;
+}
+
+export interface Engine {
+  reserve(n: number): number;
+  commit(s: number, n: number): void;
+}
+
+export function valueError(field: Field, v: unknown, reason: string): ShmError {
+  if (v === undefined) return new ShmError('ERR_SHM_VALUE', `field ${JSON.stringify(field.name)} is missing`);
+  const shown = typeof v === 'bigint' ? `${v}n` : typeof v === 'string' ? JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v) : types.isDate(v) ? `Date(${(v as Date).getTime()})` : typeof v === 'object' && v !== null ? (Array.isArray(v) ? 'an array' : 'an object') : String(v);
+  return new ShmError('ERR_SHM_VALUE', `field ${JSON.stringify(field.name)} (${field.type}) ${reason}, got ${shown}`);
+}
+
+const INT_CHECK: Record<string, string> = {
+  int8: '(v << 24 >> 24) !== v',
+  uint8: '(v & 0xff) !== v',
+  int16: '(v << 16 >> 16) !== v',
+  uint16: '(v & 0xffff) !== v',
+  int32: '(v | 0) !== v',
+  uint32: '(v >>> 0) !== v',
+};
+const INT_RANGE: Record<string, string> = {
+  int8: 'an integer from -128 to 127',
+  uint8: 'an integer from 0 to 255',
+  int16: 'an integer from -32768 to 32767',
+  uint16: 'an integer from 0 to 65535',
+  int32: 'an integer from -2147483648 to 2147483647',
+  uint32: 'an integer from 0 to 4294967295',
+};
+const DV_SUFFIX: Record<string, string> = {
+  int8: 'Int8', uint8: 'Uint8', int16: 'Int16', uint16: 'Uint16', int32: 'Int32', uint32: 'Uint32',
+  int64: 'BigInt64', uint64: 'BigUint64', float32: 'Float32', float64: 'Float64', bool: 'Uint8', datetime64: 'BigInt64',
+};
+const ARRAY_OF: Record<string, new (b: ArrayBuffer, o: number, n: number) => ArrayBufferView & ArrayLike<unknown>> = {
+  int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array,
+  int64: BigInt64Array, uint64: BigUint64Array, float32: Float32Array, float64: Float64Array, bool: Uint8Array,
+  datetime64: BigInt64Array,
+};
+/** Typed array class holding a field's stored values (category: its codes). */
+export function storageArray(f: Field): new (b: ArrayBuffer, o: number, n: number) => ArrayBufferView & ArrayLike<unknown> {
+  if (f.kind === 'category') return f.size === 1 ? Uint8Array : f.size === 2 ? Uint16Array : Uint32Array;
+  return ARRAY_OF[f.kind]!;
+}
+
+/**
+ * Generates the codec of one table once: straight-line code per schema, so
+ * the hot paths do no per-field dispatch and allocate only the row object.
+ */
+export function buildCodec(plan: TableLayout, buffer: ArrayBuffer, engine: Engine): Codec {
+  const { schema, layout, capacity, dataOffset, rowSize, offsets } = plan;
+  const fields = schema.fields;
+  const env: Record<string, unknown> = {
+    U8: new Uint8Array(buffer),
+    BUF: Buffer.from(buffer),
+    DV: new DataView(buffer),
+    ENC: new TextEncoder(),
+    isDate: types.isDate,
+    getTime: Date.prototype.getTime,
+    E: engine,
+    bad: (k: number, v: unknown, reason: string) => {
+      throw valueError(fields[k]!, v, reason);
+    },
+    tooLong: (k: number, v: string) => {
+      const f = fields[k]!;
+      throw new ShmError(
+        'ERR_SHM_STRING_TOO_LONG',
+        `field ${JSON.stringify(f.name)} (${f.type}) holds ${f.width} bytes of UTF-8; ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)} needs ${Buffer.byteLength(v)}`,
+      );
+    },
+    notRow: (v: unknown) => {
+      throw invalidType('row', 'an object', v);
+    },
+    badCode: (k: number, i: number, c: number) => {
+      throw new ShmError('ERR_SHM_VALUE', `row ${i} field ${JSON.stringify(fields[k]!.name)} holds code ${c}, outside its ${fields[k]!.categories!.length} categories`);
+    },
+  };
+  const src: string[] = [];
+  fields.forEach((f, k) => {
+    const cols = layout === 'columns';
+    // Where slot i's value of field k starts, in bytes from the segment start.
+    const at = cols ? `(${offsets[k]} + i * ${f.size})` : `(${dataOffset + offsets[k]!} + i * ${rowSize})`;
+    if (cols && f.kind !== 'utf8') env[`A${k}`] = new (storageArray(f))(buffer, offsets[k]!, capacity);
+    const dvSet = (x: string) => `DV.set${DV_SUFFIX[f.kind]}(${at}, ${x}, true)`;
+    const dvGet = `DV.get${DV_SUFFIX[f.kind]}(${at}, true)`;
+    const store = (x: string) => (cols ? `A${k}[i] = ${x}` : dvSet(x));
+    const load = cols ? `A${k}[i]` : dvGet;
+    let cv: string;
+    let st = store('x');
+    let ld = load;
+    switch (f.kind) {
+      case 'int8': case 'uint8': case 'int16': case 'uint16': case 'int32': case 'uint32':
+        cv = `if (typeof v !== 'number' || ${INT_CHECK[f.kind]}) bad(${k}, v, 'must be ${INT_RANGE[f.kind]}'); return v;`;
+        if (!cols && f.size === 1) st = `DV.set${DV_SUFFIX[f.kind]}(${at}, x)`, ld = `DV.get${DV_SUFFIX[f.kind]}(${at})`;
+        break;
+      case 'int64':
+        cv = `if (typeof v !== 'bigint' || v < -0x8000000000000000n || v > 0x7fffffffffffffffn) bad(${k}, v, 'must be a bigint from -2^63 to 2^63-1'); return v;`;
+        break;
+      case 'uint64':
+        cv = `if (typeof v !== 'bigint' || v < 0n || v > 0xffffffffffffffffn) bad(${k}, v, 'must be a bigint from 0 to 2^64-1'); return v;`;
+        break;
+      case 'float32': case 'float64':
+        cv = `if (typeof v !== 'number') bad(${k}, v, 'must be a number'); return v;`;
+        break;
+      case 'bool':
+        cv = `if (typeof v !== 'boolean') bad(${k}, v, 'must be a boolean'); return v ? 1 : 0;`;
+        ld = cols ? `A${k}[i] !== 0` : `DV.getUint8(${at}) !== 0`;
+        if (!cols) st = `DV.setUint8(${at}, x)`;
+        break;
+      case 'datetime64':
+        if (f.unit === 's' || f.unit === 'ms') {
+          const scale = f.unit === 's' ? 1000 : 1;
+          cv = `if (!isDate(v)) bad(${k}, v, 'must be a Date'); const t = getTime.call(v);
+            if (t !== t) bad(${k}, v, 'must be a valid Date');
+            ${scale === 1 ? '' : `if (t % 1000 !== 0) bad(${k}, v, 'must be a whole number of seconds (no silent rounding)');`}
+            return BigInt(t${scale === 1 ? '' : ' / 1000'});`;
+          ld = `new Date(Number(${load})${scale === 1 ? '' : ' * 1000'})`;
+        } else {
+          cv = `if (typeof v !== 'bigint' || v < -0x8000000000000000n || v > 0x7fffffffffffffffn) bad(${k}, v, 'must be a bigint (${f.unit} since 1970) from -2^63 to 2^63-1'); return v;`;
+        }
+        break;
+      case 'category': {
+        env[`MAP${k}`] = new Map(f.categories!.map((c, i) => [c, i]));
+        env[`CAT${k}`] = f.categories;
+        cv = `const c = MAP${k}.get(v); if (c === undefined) bad(${k}, v, 'must be one of its ${f.categories!.length} categories'); return c;`;
+        const sfx = f.size === 1 ? 'Uint8' : f.size === 2 ? 'Uint16' : 'Uint32';
+        if (!cols) {
+          st = f.size === 1 ? `DV.setUint8(${at}, x)` : `DV.set${sfx}(${at}, x, true)`;
+          ld = f.size === 1 ? `DV.getUint8(${at})` : `DV.get${sfx}(${at}, true)`;
+        }
+        ld = `const c = ${ld}; return c < ${f.categories!.length} ? CAT${k}[c] : badCode(${k}, i, c);`;
+        break;
+      }
+      case 'utf8': {
+        const n = f.width!;
+        env[`S${k}`] = new Uint8Array(n);
+        cv = `if (typeof v !== 'string') bad(${k}, v, 'must be a string');
+          if (!v.isWellFormed()) bad(${k}, v, 'must be well-formed UTF-16 (a lone surrogate cannot be stored)');
+          if (v.indexOf('\\0') !== -1) bad(${k}, v, 'must not contain NUL (strings are NUL-padded)');
+          const r = ENC.encodeInto(v, S${k}); if (r.read !== v.length) tooLong(${k}, v); return r.written;`;
+        st = `const p = ${at}; let j = 0; for (; j < x; j++) U8[p + j] = S${k}[j]; for (; j < ${n}; j++) U8[p + j] = 0;`;
+        ld = `const p = ${at}; let e = p; while (e < p + ${n} && U8[e] !== 0) e++; return e === p ? '' : BUF.utf8Slice(p, e);`;
+        break;
+      }
+    }
+    if (!ld.startsWith('const')) ld = `return ${ld};`;
+    src.push(`function cv${k}(v) { ${cv} }`, `function st${k}(i, x) { ${st}; }`, `function ld${k}(i) { ${ld} }`);
+  });
+  const key = (f: Field) => JSON.stringify(f.name);
+  const all = (fn: (f: Field, k: number) => string, sep = '\n') => fields.map(fn).join(sep);
+  const zero =
+    layout === 'rows' ? `U8.fill(0, ${dataOffset} + i * ${rowSize}, ${dataOffset} + (i + 1) * ${rowSize});`
+    : all((f, k) => `U8.fill(0, ${offsets[k]} + i * ${f.size}, ${offsets[k]} + (i + 1) * ${f.size});`);
+  src.push(
+    `function append(row) {
+      if (typeof row !== 'object' || row === null) notRow(row);
+      ${all((f, k) => `const v${k} = row[${key(f)}];`)}
+      ${all((_f, k) => `const x${k} = cv${k}(v${k});`)}
+      const i = E.reserve(1);
+      ${all((_f, k) => `st${k}(i, x${k});`)}
+      E.commit(i, 1);
+      return i;
+    }`,
+    `function check(row) {
+      if (typeof row !== 'object' || row === null) notRow(row);
+      ${all((f, k) => `cv${k}(row[${key(f)}]);`)}
+    }`,
+    `function put(i, row) {
+      ${all((f, k) => `const x${k} = cv${k}(row[${key(f)}]);`)}
+      ${all((_f, k) => `st${k}(i, x${k});`)}
+    }`,
+    `function read(i) { return { ${all((f, k) => `${key(f)}: ld${k}(i)`, ', ')} }; }`,
+    `function zero(i) { ${zero} }`,
+    `return { append, check, put, read, zero,
+      cv: [${all((_f, k) => `cv${k}`, ', ')}], st: [${all((_f, k) => `st${k}`, ', ')}], ld: [${all((_f, k) => `ld${k}`, ', ')}] };`,
+  );
+  const names = Object.keys(env);
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function(...names, `'use strict';\n${src.join('\n')}`)(...names.map((n) => env[n])) as Codec;
+}
