@@ -21,8 +21,11 @@ export interface SystemError extends Error {
 
 /**
  * Builds an `fs`-style error: `ENOENT: no such file or directory, shm_open 'x'`.
+ * The addon reports every failed system call through it; exported so that
+ * code around shmkit can raise errors of the same shape.
  * @param errno positive errno value as the C library reports it
- * @internal
+ * @example
+ * throw systemError(2, 'shm_open', 'app.cache');   // err.code 'ENOENT', err.errno -2
  */
 export function systemError(errno: number, syscall: string, path?: string): SystemError {
   const [code, description] = util.getSystemErrorMap().get(-errno) ?? [`E${errno}`, 'unknown error'];

@@ -13,7 +13,12 @@ import { TABLE_MAGIC } from './magic';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL } = fs.constants;
 
-/** Largest segment this Node can hand to JavaScript as one ArrayBuffer. */
+/**
+ * Largest segment this Node can hand to JavaScript as one ArrayBuffer
+ * (`buffer.constants.MAX_LENGTH`: 4 GiB on Node 20).
+ * @example
+ * SharedMemory.create({ size: Math.min(wanted, MAX_SIZE) });
+ */
 export const MAX_SIZE: number = Math.min(bufferConstants.MAX_LENGTH, Number.MAX_SAFE_INTEGER);
 
 /** Plain JSON that names a segment; send it to another process and `attach` it there. */
