@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFile } from 'node:child_process';
 import { SharedMemory, MAX_SIZE, ShmError } from '../lib/index';
 import {
   exited,
@@ -7,6 +9,7 @@ import {
   isRoot,
   nextMessage,
   removeAll,
+  ROOT,
   runFixture,
   shmEntries,
   testPrefix,
@@ -466,4 +469,31 @@ describe('SharedMemory.exists() and SharedMemory.list()', () => {
     expect(() => SharedMemory.exists('')).toThrow(TypeError);
     expect(() => SharedMemory.unlink('a/b')).toThrow(TypeError);
   });
+});
+
+describe('examples/fanout', () => {
+  it('hands 4 children the data three ways, checks their sums, and leaves no segment behind', async () => {
+    const p = testPrefix('fanout');
+    const script = path.join(ROOT, 'examples', 'fanout', 'demo.js');
+    const args = ['--mb', '8', '--json-mb', '1', '--rounds', '2', '--prefix', p, '--json'];
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      execFile(process.execPath, [script, ...args], (err, stdout, stderr) =>
+        err && typeof err.code !== 'number' ? reject(err) : resolve({ code: err ? (err.code as number) : 0, stdout, stderr }),
+      );
+    });
+    expect(r.stderr).toBe(''); // a wrong sum in any child would be thrown and printed here
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      rounds: number;
+      rows: { label: string; bytes: number; handoff: number; total: number; peak: number; baseline: number }[];
+    };
+    expect(res.rounds).toBe(2);
+    expect(res.rows.map((row) => row.bytes)).toEqual([8 * 1024 * 1024, 8 * 1024 * 1024, 1024 * 1024]);
+    for (const row of res.rows) {
+      expect(row.handoff).toBeGreaterThan(0);
+      expect(row.total).toBeGreaterThanOrEqual(row.handoff);
+      expect(row.peak).toBeGreaterThan(row.baseline); // the sampler saw the tree, and it held the data
+    }
+    expect(shmEntries(p)).toEqual([]);
+  }, 60_000);
 });
