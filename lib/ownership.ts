@@ -9,7 +9,9 @@
  *   first owned create, holds the read end of a pipe whose only write end is
  *   in this process (close-on-exec, so no child inherits it). Any death of
  *   this process — a signal, SIGKILL, the OOM killer — closes that pipe, and
- *   the tracker unlinks what is still registered;
+ *   the tracker unlinks what is still registered. A watcher thread in this
+ *   process (native/lifecycle.cc) replaces a tracker that was itself killed
+ *   and registers everything again;
  * - the owner tag, an extended attribute `user.shmkit.owner` on the segment
  *   (pid, process start time, pid namespace), lets `list()` say who owns a
  *   segment and `sweep()` remove those whose owner is provably dead should

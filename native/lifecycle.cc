@@ -6,17 +6,22 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "errors.h"
 
@@ -28,11 +33,19 @@ static const char kOwnerAttr[] = "user.shmkit.owner";
 
 // One tracker per process, shared by the main thread and every worker thread
 // (the addon is loaded once per process), so it is process state, not
-// per-environment state.
-static std::mutex g_mu;
+// per-environment state. All of it is guarded by g_mu. The objects with
+// destructors are allocated once and never freed: the watcher thread may
+// still use them while the process runs its static destructors at exit.
+static std::mutex& g_mu = *new std::mutex;
 static int g_fd = -1;
 static pid_t g_pid = -1;
+static int g_pidfd = -1;  // the tracker's pidfd (readable once it exits); -1 if none or unsupported
 static uint64_t g_generation = 0;
+static std::string& g_path = *new std::string;  // the tracker binary, for restarts by the watcher
+// What this process has registered with its tracker: escaped name -> its '+' line.
+static std::unordered_map<std::string, std::string>& g_registered = *new std::unordered_map<std::string, std::string>;
+static std::condition_variable& g_started = *new std::condition_variable;  // a tracker with a pidfd exists
+static bool g_watching = false;
 
 // Moves a descriptor to 3 or above, keeping O_CLOEXEC, so that the dup2 onto
 // fd 0 in the child never meets a source that is already 0.
@@ -124,10 +137,14 @@ static void DropTracker() {
   if (g_fd < 0) return;
   close(g_fd);
   g_fd = -1;
+  if (g_pidfd >= 0) close(g_pidfd);
+  g_pidfd = -1;
   int status;
   if (g_pid > 0) waitpid(g_pid, &status, WNOHANG);
   g_pid = -1;
 }
+
+static void StartWatcher();
 
 // Caller holds g_mu. Starts a tracker if none runs; 0 or -errno.
 static int EnsureTracker(const std::string& path) {
@@ -137,7 +154,18 @@ static int EnsureTracker(const std::string& path) {
   if (fd < 0) return fd;
   g_fd = fd;
   g_pid = pid;
+  g_path = path;
   g_generation++;
+#if defined(__linux__) && defined(SYS_pidfd_open)
+  // Without a pidfd (a kernel before 5.3) nothing watches the tracker: a
+  // dead one is only noticed, as EPIPE, at the next register.
+  g_pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (g_pidfd >= 0) {
+    fcntl(g_pidfd, F_SETFD, FD_CLOEXEC);
+    StartWatcher();
+    g_started.notify_one();
+  }
+#endif
   return 0;
 }
 
@@ -152,6 +180,70 @@ static int WriteAll(const std::string& line) {
     done += static_cast<size_t>(n);
   }
   return 0;
+}
+
+// Caller holds g_mu. Keeps g_registered in step with a message just written
+// ("+<dev> <ino> <name>\n" or "-<name>\n", names escaped as the tracker reads them).
+static void Remember(const std::string& line) {
+  if (line.size() < 2 || line.back() != '\n') return;
+  if (line[0] == '+') {
+    size_t a = line.find(' ');
+    size_t b = a == std::string::npos ? a : line.find(' ', a + 1);
+    if (b != std::string::npos) g_registered[line.substr(b + 1, line.size() - b - 2)] = line;
+  } else if (line[0] == '-') {
+    g_registered.erase(line.substr(1, line.size() - 2));
+  }
+}
+
+// The watcher: one thread per process, started with the first tracker that
+// has a pidfd. It sleeps in poll() on that pidfd; when the tracker dies
+// (someone SIGKILLed it), it starts a new one at once and registers again
+// everything this process owns, so that the owner's own death a moment later
+// is still cleaned up. Without it a dead tracker is only noticed at the next
+// register, and an owner killed before that would leave its segments to sweep().
+// It never touches JavaScript; the library's threads learn of the new
+// tracker from the generation number and re-send (harmlessly) what they own.
+static void* WatcherMain(void*) {
+  std::unique_lock<std::mutex> lock(g_mu);
+  for (;;) {
+    while (g_pidfd < 0) g_started.wait(lock);
+    // A private copy: another thread may close g_pidfd (DropTracker) while we poll.
+    int pidfd = fcntl(g_pidfd, F_DUPFD_CLOEXEC, 3);
+    uint64_t generation = g_generation;
+    if (pidfd < 0) return nullptr;  // out of descriptors: stop watching, EPIPE still works
+    lock.unlock();
+    pollfd p = {pidfd, POLLIN, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    close(pidfd);
+    lock.lock();
+    if (g_generation != generation) continue;  // already replaced by a writer that met EPIPE
+    DropTracker();
+    if (g_registered.empty() || EnsureTracker(g_path) != 0) continue;  // the next register starts one
+    for (const auto& entry : g_registered) {
+      if (WriteAll(entry.second) != 0) break;  // this one died too; the loop watches the next
+    }
+  }
+}
+
+// Caller holds g_mu.
+static void StartWatcher() {
+  if (g_watching) return;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  size_t stack = 64 * 1024;
+  long min_stack = sysconf(_SC_THREAD_STACK_MIN);
+  if (min_stack > 0 && stack < static_cast<size_t>(min_stack)) stack = static_cast<size_t>(min_stack);
+  pthread_attr_setstacksize(&attr, stack);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  // The thread inherits this mask: signals stay with Node's own threads.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t thread;
+  g_watching = pthread_create(&thread, &attr, WatcherMain, nullptr) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
 }
 
 static bool GetPath(const Napi::CallbackInfo& info, std::string* path) {
@@ -197,6 +289,7 @@ static Napi::Value TrackerWrite(const Napi::CallbackInfo& info) {
     ThrowErrno(env, -err, err == -EPIPE ? "write" : "posix_spawn", path);
     return env.Undefined();
   }
+  Remember(line);
   return Napi::Number::New(env, static_cast<double>(g_generation));
 }
 

@@ -58,6 +58,23 @@ function gone(pid: number): boolean {
 
 const exists = (name: string) => fs.existsSync(`/dev/shm/${name}`);
 
+/** Pid of the live `shmkit-tracker` child of process `ppid`, if it has one. */
+function trackerOf(ppid: number): number | undefined {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (comm === 'shmkit-tracker' && Number(parent) === ppid && !/^[ZX]/.test(state!)) return Number(entry);
+  }
+  return undefined;
+}
+
 async function startOwner(prefix: string, count = 1, mode = 'owned', opts = {}): Promise<[ChildProcess, Report]> {
   const child = forkFixture('lifecycle-owner', [prefix, String(count), mode], opts);
   children.push(child);
@@ -324,8 +341,9 @@ describe('the tracker', () => {
     expect(second.trackerPid).toBe(first.trackerPid); // one tracker per process
     process.kill(first.trackerPid, 'SIGKILL');
     await waitFor(() => gone(first.trackerPid), 'the tracker to die', 2000);
-    // The worker notices first (EPIPE) and starts a new tracker; the main
-    // thread then finds a newer generation and re-sends its own segment.
+    // The watcher thread (or, if it has not yet, the worker's next register,
+    // meeting EPIPE) starts a new tracker; the main thread then finds a newer
+    // generation and re-sends its own segment.
     const third = await step('worker');
     expect(third.trackerPid).not.toBe(first.trackerPid);
     const fourth = await step('main');
@@ -337,11 +355,28 @@ describe('the tracker', () => {
   });
 
 
+  it('is replaced at once when killed, so an owner SIGKILLed right after still has its segments removed', async () => {
+    const [child, r] = await startOwner(fresh('watch'), 3);
+    process.kill(r.trackerPid!, 'SIGKILL');
+    // The owner does nothing from here on: no register meets EPIPE. Its
+    // watcher thread alone must notice the death and start a replacement.
+    let replacement = 0;
+    await waitFor(() => {
+      replacement = trackerOf(r.pid) ?? 0;
+      return replacement > 0 && replacement !== r.trackerPid;
+    }, 'a replacement tracker child of the idle owner', 2000);
+    expect(gone(r.trackerPid!)).toBe(true);
+    expect(fs.existsSync(`/proc/${r.trackerPid}`)).toBe(false); // and the dead one was reaped, not left a zombie
+    child.kill('SIGKILL');
+    await exited(child);
+    await allGone(r.names, 'segments of an owner SIGKILLed after its tracker was, to be removed');
+  });
+
   it('is replaced when killed, and the replacement knows every owned segment', async () => {
     const [child, r] = await startOwner(fresh('respawn'), 2);
     process.kill(r.trackerPid!, 'SIGKILL');
     await waitFor(() => gone(r.trackerPid!), 'the tracker to die', 2000);
-    // The next register finds the pipe broken (EPIPE), starts a new tracker and re-registers all.
+    // The watcher, or else the next register (meeting EPIPE), starts a new tracker and re-registers all.
     child.send('more');
     const again = await nextMessage<Report>(child);
     expect(again.names).toHaveLength(3);
