@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SharedMemory } from '../lib/segment';
-import { exited, forkFixture, nextMessage, removeAll, ROOT, shmEntries, testPrefix, waitFor } from './helpers';
+import { exited, forkFixture, killTrackerOf, nextMessage, removeAll, ROOT, shmEntries, testPrefix } from './helpers';
 
 // The real binary (bin/shmkit.js → dist/cli.js) in a private copy of the
 // package, compiled from this checkout, so that no concurrent `npm run build`
@@ -39,15 +39,7 @@ afterEach(() => {
 async function orphan(prefix: string): Promise<{ name: string; pid: number }> {
   const child = forkFixture('lifecycle-owner', [prefix, '1', 'owned']);
   const r = await nextMessage<{ names: string[]; trackerPid: number }>(child);
-  process.kill(r.trackerPid, 'SIGKILL');
-  await waitFor(() => {
-    try {
-      process.kill(r.trackerPid, 0);
-      return /\) [ZX]/.test(fs.readFileSync(`/proc/${r.trackerPid}/stat`, 'latin1'));
-    } catch {
-      return true;
-    }
-  }, 'the tracker to die');
+  await killTrackerOf(child, r.trackerPid);
   child.kill('SIGKILL');
   await exited(child);
   return { name: r.names[0]!, pid: child.pid! };

@@ -106,3 +106,31 @@ export async function waitFor(check: () => boolean, what: string, timeoutMs = 50
     delay = Math.min(delay * 2, 100);
   }
 }
+
+/** True once `pid` no longer runs (gone, or a zombie). */
+export function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Kills the tracker of owner `child` in a way the owner cannot repair: the
+ * owner is stopped first (SIGSTOP), so its watcher thread cannot start a
+ * replacement. Whatever the owner owns is then left behind when the caller
+ * kills it — the "owner and tracker killed at once" case that only sweep()
+ * cleans up. The owner still counts as alive while stopped.
+ */
+export async function killTrackerOf(child: ChildProcess, trackerPid: number): Promise<void> {
+  child.kill('SIGSTOP');
+  process.kill(trackerPid, 'SIGKILL');
+  await waitFor(() => processGone(trackerPid), 'the tracker to die', 2000);
+}

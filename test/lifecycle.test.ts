@@ -4,7 +4,18 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { SharedMemory } from '../lib/segment';
 import { sweep } from '../lib/sweep';
 import { ownerOf } from '../lib/ownership';
-import { exited, forkFixture, nextMessage, removeAll, runFixture, shmEntries, testPrefix, waitFor } from './helpers';
+import {
+  exited,
+  forkFixture,
+  killTrackerOf,
+  nextMessage,
+  processGone,
+  removeAll,
+  runFixture,
+  shmEntries,
+  testPrefix,
+  waitFor,
+} from './helpers';
 
 interface Report {
   names: string[];
@@ -40,21 +51,6 @@ afterEach(() => {
   }
   for (const p of prefixes.splice(0)) removeAll(p);
 });
-
-/** True once `pid` no longer runs (gone or a zombie). */
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return true;
-  }
-}
 
 const exists = (name: string) => fs.existsSync(`/dev/shm/${name}`);
 
@@ -98,7 +94,7 @@ describe('an owner that dies', () => {
       child.kill(signal);
       expect(await exited(child)).toEqual({ code: null, signal });
       await allGone(r.names, `segments of an owner killed by ${signal} to be removed`);
-      await waitFor(() => gone(r.trackerPid!), 'the tracker to exit after its owner', 2000);
+      await waitFor(() => processGone(r.trackerPid!), 'the tracker to exit after its owner', 2000);
     },
   );
 
@@ -112,7 +108,7 @@ describe('an owner that dies', () => {
     child.send(how);
     expect(await exited(child)).toEqual({ code, signal: null });
     await allGone(r.names, `segments of an owner that ended by ${how} to be removed`);
-    await waitFor(() => gone(r.trackerPid!), 'the tracker to exit after its owner', 2000);
+    await waitFor(() => processGone(r.trackerPid!), 'the tracker to exit after its owner', 2000);
   });
 
   it('has all of 1,000 owned segments removed within 2 s of SIGKILL', async () => {
@@ -135,7 +131,7 @@ describe('an owner that dies', () => {
     const [child, r] = await startOwner(fresh('tracker-signals'), 1);
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.kill(r.trackerPid!, s);
     // Still there after the signals: its owner is alive and the segment intact.
-    expect(gone(r.trackerPid!)).toBe(false);
+    expect(processGone(r.trackerPid!)).toBe(false);
     expect(exists(r.names[0]!)).toBe(true);
     child.kill('SIGKILL');
     await exited(child);
@@ -145,12 +141,12 @@ describe('an owner that dies', () => {
   it('is not kept from cleanup by a forked grandchild that outlives it, nor cleaned up after by it', async () => {
     const [child, r] = await startOwner(fresh('grandchild'), 1, 'grandchild');
     pids.push(r.grandchild!);
-    expect(gone(r.grandchild!)).toBe(false);
+    expect(processGone(r.grandchild!)).toBe(false);
     child.kill('SIGKILL');
     await exited(child);
     // The grandchild still runs, yet the tracker saw its pipe close: no fd leaked into the grandchild.
     await allGone(r.names, 'the segment to be removed while the grandchild lives');
-    expect(gone(r.grandchild!)).toBe(false);
+    expect(processGone(r.grandchild!)).toBe(false);
   });
 
   it('never removes a newer segment that reuses an owned name', async () => {
@@ -160,7 +156,7 @@ describe('an owner that dies', () => {
     const other = SharedMemory.create({ name, size: 16, owned: false });
     child.kill('SIGKILL');
     await exited(child);
-    await waitFor(() => gone(r.trackerPid!), 'the tracker to finish', 2000);
+    await waitFor(() => processGone(r.trackerPid!), 'the tracker to finish', 2000);
     expect(exists(name)).toBe(true);
     other.close();
     other.unlink();
@@ -174,7 +170,7 @@ describe('an owner that dies', () => {
     const r = JSON.parse(res.stdout) as Report;
     expect(r.trackerPid).toBeGreaterThan(0);
     expect(exists(r.names[0]!)).toBe(false); // the exit hook removed it at once
-    await waitFor(() => gone(r.trackerPid!), 'the tracker to exit with its owner', 2000);
+    await waitFor(() => processGone(r.trackerPid!), 'the tracker to exit with its owner', 2000);
   });
 });
 
@@ -211,7 +207,7 @@ describe('unregister() and adopt', () => {
     expect(ownerOf(name)).toBeUndefined();
     child.kill('SIGKILL');
     await exited(child);
-    await waitFor(() => gone(r.trackerPid!), 'the creator\'s tracker to finish', 2000);
+    await waitFor(() => processGone(r.trackerPid!), 'the creator\'s tracker to finish', 2000);
     expect(exists(name)).toBe(true);
     SharedMemory.unlink(name);
   });
@@ -249,9 +245,8 @@ describe('owner records, list() and sweep()', () => {
   it('list() names the owner and whether it is alive', async () => {
     const prefix = fresh('list');
     const [child, r] = await startOwner(prefix, 1);
-    // Kill the tracker first so that the owner's death leaves the segment behind.
-    process.kill(r.trackerPid!, 'SIGKILL');
-    await waitFor(() => gone(r.trackerPid!), 'the tracker to die', 2000);
+    // Kill the tracker for good first, so that the owner's death leaves the segment behind.
+    await killTrackerOf(child, r.trackerPid!);
     expect(SharedMemory.list({ prefix })).toEqual([
       { name: r.names[0], size: 4096, kind: 'raw', owner: { pid: child.pid, alive: true } },
     ]);
@@ -268,8 +263,7 @@ describe('owner records, list() and sweep()', () => {
     const live = SharedMemory.create({ name: `${prefix}-live`, size: 64 });
     const unowned = SharedMemory.create({ name: `${prefix}-unowned`, size: 64, owned: false });
     fs.writeFileSync(`/dev/shm/${prefix}-raw`, 'made by something else'); // unknown origin
-    process.kill(rd.trackerPid!, 'SIGKILL');
-    await waitFor(() => gone(rd.trackerPid!), 'the tracker to die', 2000);
+    await killTrackerOf(dead, rd.trackerPid!);
     dead.kill('SIGKILL');
     await exited(dead);
     expect(rd.names.every(exists)).toBe(true); // nobody was left to clean up
@@ -296,7 +290,7 @@ describe('owner records, list() and sweep()', () => {
     });
     children.push(py);
     const zombie = Number(await new Promise<string>((r) => py.stdout!.once('data', (d) => r(String(d)))));
-    await waitFor(() => gone(zombie), 'the python child to become a zombie');
+    await waitFor(() => processGone(zombie), 'the python child to become a zombie');
     const me = startOf(process.pid);
     const cases: [string, string, { alive: boolean; foreign: boolean } | undefined][] = [
       ['live', `shmkit1 ${process.pid} ${me} ${ns}`, { alive: true, foreign: false }],
@@ -340,7 +334,7 @@ describe('the tracker', () => {
     const second = await step('worker');
     expect(second.trackerPid).toBe(first.trackerPid); // one tracker per process
     process.kill(first.trackerPid, 'SIGKILL');
-    await waitFor(() => gone(first.trackerPid), 'the tracker to die', 2000);
+    await waitFor(() => processGone(first.trackerPid), 'the tracker to die', 2000);
     // The watcher thread (or, if it has not yet, the worker's next register,
     // meeting EPIPE) starts a new tracker; the main thread then finds a newer
     // generation and re-sends its own segment.
@@ -365,7 +359,7 @@ describe('the tracker', () => {
       replacement = trackerOf(r.pid) ?? 0;
       return replacement > 0 && replacement !== r.trackerPid;
     }, 'a replacement tracker child of the idle owner', 2000);
-    expect(gone(r.trackerPid!)).toBe(true);
+    expect(processGone(r.trackerPid!)).toBe(true);
     expect(fs.existsSync(`/proc/${r.trackerPid}`)).toBe(false); // and the dead one was reaped, not left a zombie
     child.kill('SIGKILL');
     await exited(child);
@@ -375,7 +369,7 @@ describe('the tracker', () => {
   it('is replaced when killed, and the replacement knows every owned segment', async () => {
     const [child, r] = await startOwner(fresh('respawn'), 2);
     process.kill(r.trackerPid!, 'SIGKILL');
-    await waitFor(() => gone(r.trackerPid!), 'the tracker to die', 2000);
+    await waitFor(() => processGone(r.trackerPid!), 'the tracker to die', 2000);
     // The watcher, or else the next register (meeting EPIPE), starts a new tracker and re-registers all.
     child.send('more');
     const again = await nextMessage<Report>(child);
