@@ -42,6 +42,10 @@ export interface Binding {
   removeOwnerTag(fd: number): number;
   /** getxattr(path, 'user.shmkit.owner'), undefined if absent or unsupported. */
   getOwnerTag(path: string): string | undefined;
+  /** flock(fd, LOCK_EX [| LOCK_NB]): true once held, false if `wait` is false and another holds it. */
+  lockFd(fd: number, wait: boolean): boolean;
+  /** flock(fd, LOCK_UN). */
+  unlockFd(fd: number): void;
 }
 
 function load(): Binding {

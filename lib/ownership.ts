@@ -25,6 +25,7 @@
 import * as fs from 'node:fs';
 import { procStat, processAlive } from './proc';
 import { binding, TRACKER_PATH } from './binding';
+import { systemError } from './errors';
 import { SHM_DIR } from './names';
 
 /** "<dev> <ino>" of the object: what the tracker is told, and what every removal checks. */
@@ -55,6 +56,31 @@ export function own(name: string, fd: number): void {
   if (!hooked) {
     hooked = true;
     process.once('exit', releaseAll);
+  }
+}
+
+/**
+ * Starts owning an existing segment (`attach(h, { own: true })`), under the
+ * segment's flock — the one sweep() takes — so that a concurrent sweep()
+ * either finds this process recorded as the owner, or has already removed the
+ * name: then this throws ENOENT and owns nothing.
+ */
+export function adopt(name: string, fd: number): void {
+  binding.lockFd(fd, true);
+  try {
+    if (!stillNamed(name, fd)) throw systemError(2 /* ENOENT */, 'shm_open', name);
+    own(name, fd);
+  } finally {
+    binding.unlockFd(fd);
+  }
+}
+
+/** Whether /dev/shm/`name` still is the object open as `fd`. */
+export function stillNamed(name: string, fd: number): boolean {
+  try {
+    return identity(fs.statSync(`${SHM_DIR}/${name}`, { bigint: true })) === identity(fs.fstatSync(fd, { bigint: true }));
+  } catch {
+    return false; // the name is gone
   }
 }
 

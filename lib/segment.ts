@@ -7,7 +7,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { binding } from './binding';
 import { ShmError, checkInteger, invalidType, type SystemError } from './errors';
 import { checkName, generateName, SHM_DIR } from './names';
-import { disown, handOff, own, ownerOf, owns } from './ownership';
+import { adopt, disown, handOff, own, ownerOf, owns } from './ownership';
 import { sweep, type SweepOptions } from './sweep';
 import { TABLE_MAGIC } from './magic';
 
@@ -130,7 +130,9 @@ export class SharedMemory implements Disposable {
    * Maps an existing segment by name or handle. The size is the segment's
    * real size (`fstat`). Attaching never unlinks anything, even on failure.
    *
-   * @throws `ENOENT` if there is no such segment; `EACCES` if its mode forbids it;
+   * @throws `ENOENT` if there is no such segment (with `own: true`, also if a
+   *   concurrent `sweep()` removed it before this process could record itself
+   *   as the owner); `EACCES` if its mode forbids it;
    *   `ERR_SHM_SIZE_MISMATCH` if a handle's size differs from the segment's
    * @example
    * const seg = SharedMemory.attach('app.cache', { readonly: true });
@@ -158,7 +160,14 @@ export class SharedMemory implements Disposable {
       }
       // A zero-length object cannot be mmapped; its view is simply empty.
       const buffer = size === 0 ? new ArrayBuffer(0) : binding.map(fd, size, readonly, name);
-      if (options.own === true) own(name, fd);
+      if (options.own === true) {
+        try {
+          adopt(name, fd);
+        } catch (err) {
+          if (size !== 0) binding.unmap(buffer); // swept meanwhile: leave no mapping behind
+          throw err;
+        }
+      }
       return new SharedMemory(token, name, size, buffer, readonly);
     } finally {
       binding.close(fd);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { binding } from './binding';
 import { ShmError, invalidType, type SystemError } from './errors';
 import { SHM_DIR } from './names';
-import { ownerOf } from './ownership';
+import { ownerOf, stillNamed } from './ownership';
 
 /** Options of {@link sweep}. */
 export interface SweepOptions {
@@ -37,14 +37,38 @@ export function sweep(options: SweepOptions = {}): string[] {
   const removed: string[] = [];
   for (const entry of fs.readdirSync(SHM_DIR, { withFileTypes: true })) {
     if (!entry.isFile() || !entry.name.startsWith(prefix)) continue;
-    const owner = ownerOf(entry.name);
-    if (owner === undefined || owner.alive) continue;
-    try {
-      binding.unlink(entry.name);
-      removed.push(entry.name);
-    } catch (err) {
-      if ((err as SystemError).code !== 'ENOENT') throw err; // someone else swept it first
-    }
+    if (ownerOf(entry.name)?.alive !== false) continue; // the cheap look first: most are alive or untagged
+    if (sweepOne(entry.name)) removed.push(entry.name);
   }
   return removed.sort();
+}
+
+/**
+ * Unlinks `name` if its owner is dead, deciding under the segment's flock
+ * (see adopt() in ownership.ts): an adopter that tagged it first is seen as
+ * the live owner; one that comes after finds the name gone. A segment whose
+ * flock is held right now is left for the next sweep.
+ */
+function sweepOne(name: string): boolean {
+  let fd: number;
+  try {
+    fd = binding.open(name, fs.constants.O_RDONLY, 0);
+  } catch {
+    return false; // gone meanwhile, or not ours to read (and so not ours to unlink)
+  }
+  try {
+    if (!binding.lockFd(fd, false)) return false;
+    try {
+      if (!stillNamed(name, fd) || ownerOf(name)?.alive !== false) return false;
+      binding.unlink(name);
+      return true;
+    } finally {
+      binding.unlockFd(fd);
+    }
+  } catch (err) {
+    if ((err as SystemError).code === 'ENOENT') return false; // someone else removed it first
+    throw err;
+  } finally {
+    binding.close(fd);
+  }
 }

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -389,7 +390,42 @@ static Napi::Value GetOwnerTag(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, buf, static_cast<size_t>(n));
 }
 
+// lockFd(fd, wait) -> true once this open file holds the exclusive flock,
+// false if !wait and another holds it. unlockFd(fd) releases it. sweep()
+// and adopt (attach with own) take it around "check the owner, then act", so
+// that neither acts on what the other has just changed. The lock must be
+// released explicitly: a mapping keeps the open file (and so its flock)
+// alive after the descriptor is closed.
+static Napi::Value LockFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) {
+    Napi::TypeError::New(env, "lockFd(fd, wait)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int op = LOCK_EX | (info[1].As<Napi::Boolean>().Value() ? 0 : LOCK_NB);
+  int r;
+  do r = flock(fd, op);
+  while (r != 0 && errno == EINTR);
+  if (r == 0) return Napi::Boolean::New(env, true);
+  if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+  ThrowErrno(env, errno, "flock", "");
+  return env.Undefined();
+}
+
+static Napi::Value UnlockFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "unlockFd(fd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  flock(info[0].As<Napi::Number>().Int32Value(), LOCK_UN);  // only fails for a bad fd
+  return env.Undefined();
+}
+
 void InitLifecycle(Napi::Env env, Napi::Object exports) {
+  exports.Set("lockFd", Napi::Function::New(env, LockFd, "lockFd"));
+  exports.Set("unlockFd", Napi::Function::New(env, UnlockFd, "unlockFd"));
   exports.Set("startTracker", Napi::Function::New(env, StartTracker, "startTracker"));
   exports.Set("trackerWrite", Napi::Function::New(env, TrackerWrite, "trackerWrite"));
   exports.Set("trackerInfo", Napi::Function::New(env, TrackerInfo, "trackerInfo"));

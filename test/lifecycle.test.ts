@@ -314,6 +314,72 @@ describe('owner records, list() and sweep()', () => {
     expect(shmEntries(prefix).sort()).toEqual([`${prefix}-live`, `${prefix}-malformed`, `${prefix}-other-namespace`]);
   });
 
+  /** Flocks on inode `ino` in /proc/locks: how many are held and how many processes wait. */
+  const flocksOn = (ino: bigint) => {
+    const lines = fs.readFileSync('/proc/locks', 'latin1').split('\n').filter((l) => / FLOCK /.test(l) && l.includes(`:${ino} `));
+    return { held: lines.filter((l) => !l.includes('->')).length, waiting: lines.filter((l) => l.includes('->')).length };
+  };
+  /** A segment whose owner and tracker are both dead: what sweep() is for. */
+  const orphaned = async (prefix: string) => {
+    const [owner, r] = await startOwner(prefix, 1);
+    await killTrackerOf(owner, r.trackerPid!);
+    owner.kill('SIGKILL');
+    await exited(owner);
+    const name = r.names[0]!;
+    return { name, ino: fs.statSync(`/dev/shm/${name}`, { bigint: true }).ino };
+  };
+  /** Another process (util-linux flock(1)) holding the segment's flock, as an adopter or a sweep does meanwhile. */
+  const holdFlock = async (name: string, ino: bigint) => {
+    // --close: only flock(1) itself holds the lock, not its `sleep`; own process group, so both go together.
+    const holder = spawn('flock', ['--exclusive', '--close', `/dev/shm/${name}`, 'sleep', '60'], { stdio: 'ignore', detached: true });
+    children.push(holder);
+    await waitFor(() => flocksOn(ino).held === 1, 'flock(1) to hold the lock');
+    return {
+      release: async () => {
+        process.kill(-holder.pid!, 'SIGKILL');
+        await exited(holder);
+      },
+    };
+  };
+
+  it('sweep() leaves a dead owner\'s segment alone while another process holds its flock, and removes it after', async () => {
+    const prefix = fresh('sweep-locked');
+    const { name, ino } = await orphaned(prefix);
+    const holder = await holdFlock(name, ino);
+    expect(sweep({ prefix })).toEqual([]);
+    expect(exists(name)).toBe(true);
+    await holder.release();
+    await waitFor(() => flocksOn(ino).held === 0, 'the lock to be released');
+    expect(sweep({ prefix })).toEqual([name]);
+    expect(exists(name)).toBe(false);
+  });
+
+  it('attach({ own: true }) racing a sweep that removes the name fails with ENOENT and owns nothing', async () => {
+    const prefix = fresh('adopt-swept');
+    const { name, ino } = await orphaned(prefix);
+    const sweeper = await holdFlock(name, ino); // a sweep() that has taken the lock and decided
+    const adopter = forkFixture('lifecycle-attacher', [name, 'adopt', 'exit']);
+    children.push(adopter);
+    const report = nextMessage<Attached>(adopter);
+    await waitFor(() => flocksOn(ino).waiting === 1, 'the adopter to wait for the lock');
+    fs.unlinkSync(`/dev/shm/${name}`); // the sweep removes the name...
+    await sweeper.release(); // ...and lets go
+    expect(await report).toEqual({ attached: false, code: 'ENOENT', trackerPid: null });
+    expect(await exited(adopter)).toEqual({ code: 0, signal: null });
+    expect(exists(name)).toBe(false);
+  });
+
+  it('attach({ own: true }) that takes the flock first is seen by sweep() as the live owner', async () => {
+    const prefix = fresh('adopt-first');
+    const { name } = await orphaned(prefix);
+    expect(SharedMemory.list({ prefix })[0]!.owner).toEqual({ pid: expect.any(Number), alive: false });
+    const adopted = SharedMemory.attach(name, { own: true });
+    expect(SharedMemory.list({ prefix })[0]!.owner).toEqual({ pid: process.pid, alive: true });
+    expect(sweep({ prefix })).toEqual([]);
+    adopted.close();
+    adopted.unlink();
+  });
+
   it('sweep() validates its options', () => {
     expect(() => sweep({ prefix: 3 as unknown as string })).toThrow(TypeError);
     expect(() => sweep(null as unknown as object)).toThrow(TypeError);
