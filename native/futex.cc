@@ -44,6 +44,7 @@
 #endif
 
 #include "errors.h"
+#include "thread.h"
 
 namespace shmkit {
 
@@ -361,19 +362,7 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   napi_value promise;
   napi_create_promise(env, &w->deferred, &promise);
 
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  size_t stack = 64 * 1024;
-  long min_stack = sysconf(_SC_THREAD_STACK_MIN);
-  if (min_stack > 0 && stack < static_cast<size_t>(min_stack)) stack = static_cast<size_t>(min_stack);
-  pthread_attr_setstacksize(&attr, stack);
-  // The thread inherits this mask: signals stay with Node's own threads.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int rc = pthread_create(&w->thread, &attr, WaiterMain, w);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  pthread_attr_destroy(&attr);
+  int rc = StartQuietThread(&w->thread, WaiterMain, w, false);
   if (rc != 0) {
     // started is false: the finalizer only unmaps and frees. The deferred's
     // promise is dropped unsettled; the caller gets the throw instead.

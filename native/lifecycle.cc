@@ -25,6 +25,7 @@
 #include <unordered_map>
 
 #include "errors.h"
+#include "thread.h"
 
 extern char** environ;
 
@@ -230,21 +231,8 @@ static void* WatcherMain(void*) {
 // Caller holds g_mu.
 static void StartWatcher() {
   if (g_watching) return;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  size_t stack = 64 * 1024;
-  long min_stack = sysconf(_SC_THREAD_STACK_MIN);
-  if (min_stack > 0 && stack < static_cast<size_t>(min_stack)) stack = static_cast<size_t>(min_stack);
-  pthread_attr_setstacksize(&attr, stack);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  // The thread inherits this mask: signals stay with Node's own threads.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_t thread;
-  g_watching = pthread_create(&thread, &attr, WatcherMain, nullptr) == 0;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  pthread_attr_destroy(&attr);
+  g_watching = StartQuietThread(&thread, WatcherMain, nullptr, true) == 0;
 }
 
 static bool GetPath(const Napi::CallbackInfo& info, std::string* path) {
