@@ -30,12 +30,12 @@ export interface Binding {
   futexWake(i32: Int32Array, index: number, count: number): number;
   /** futexWait on a native thread of its own; the promise settles on the JS thread. */
   futexWaitAsync(i32: Int32Array, index: number, expected: number, ms: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
-  /** Writes one line to this process's tracker (starting or replacing it as needed); returns its generation. */
-  trackerWrite(path: string, line: string): number;
+  /** Writes one line to this process's tracker, starting or replacing it as needed (a new tracker is told every registered name). */
+  trackerWrite(path: string, line: string): void;
   /** Starts the tracker if none runs, or replaces it (`restart`). */
-  startTracker(path: string, restart: boolean): { pid: number; generation: number };
-  /** The current tracker: pid -1 and generation 0 before the first start. */
-  trackerInfo(): { pid: number; generation: number };
+  startTracker(path: string, restart: boolean): { pid: number };
+  /** The current tracker's pid, -1 when none runs. */
+  trackerInfo(): { pid: number };
   /** Sets xattr 'user.shmkit.owner' = tag on fd (best effort) and returns its identity "<dev> <ino>". */
   ownFd(fd: number, tag: string): string;
   /** fremovexattr(fd, 'user.shmkit.owner') → 0 or the errno. */

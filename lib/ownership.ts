@@ -138,7 +138,7 @@ export function ownerOf(name: string): OwnerRecord | undefined {
   const pid = Number(m[1]);
   const startTime = Number(m[2]);
   const foreign = Number(m[3]) !== self().pidNamespace;
-  return { pid, startTime, foreign, alive: foreign || processAlive(pid, startTime) };
+  return { pid, startTime, foreign, alive: foreign || processAlive(pid, (t) => startTime === 0 || t === startTime) };
 }
 
 // ---------------------------------------------------------------------------
@@ -225,8 +225,6 @@ function releaseAll(): void {
 // ---------------------------------------------------------------------------
 // The tracker
 
-/** Generation of the tracker this thread last registered with; 0: none yet. */
-let generation = 0;
 let trackerBroken = false;
 
 /** Names may hold '\' and newlines; the tracker's protocol is one line per message. */
@@ -238,32 +236,16 @@ function escapeName(name: string): string {
 /**
  * Sends one message to the tracker, starting it on first use. The write is
  * synchronous and a whole line (< PIPE_BUF) at once, so a register is in the
- * pipe before create() returns, whatever happens to this process next.
+ * pipe before create() returns, whatever happens to this process next. The
+ * addon keeps the set of registered names for the whole process (every
+ * thread) and replays it to any tracker it starts in place of a dead one.
  * Never throws: create() has already made the segment, and losing the
  * tracker only weakens cleanup (the exit hook and sweep() remain).
  */
 function tell(line: string): void {
   if (trackerBroken) return;
-  if (generation === 0 && line[0] === '-') return; // nothing registered yet: nothing to forget
-  let gen: number;
   try {
-    gen = binding.trackerWrite(TRACKER_PATH, line);
-  } catch (err) {
-    trackerFailed(err);
-    return;
-  }
-  if (gen === generation) return;
-  const restarted = generation !== 0;
-  generation = gen;
-  // A new tracker (the old one was killed; maybe noticed by another thread)
-  // knows nothing of what this thread owns: tell it all (`owned` already
-  // includes the line just sent; registering twice is harmless).
-  if (restarted) resendAll();
-}
-
-function resendAll(): void {
-  try {
-    for (const [name, id] of owned) generation = binding.trackerWrite(TRACKER_PATH, `+${id} ${escapeName(name)}\n`);
+    binding.trackerWrite(TRACKER_PATH, line);
   } catch (err) {
     trackerFailed(err);
   }

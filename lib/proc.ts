@@ -22,12 +22,12 @@ export function procStat(pid: number): { state: string; startTime: number } | un
 }
 
 /**
- * False only if `pid` provably no longer runs the process that started at
- * `startTime` (0: any process): no such pid, a zombie, or another start
- * time. A process we may not signal (EPERM) or whose /proc entry is hidden
- * counts as alive: never rob what might be a live owner.
+ * False only if `pid` provably no longer runs the process it names: no such
+ * pid, a zombie, or a process whose start time `sameStart` rejects (the pid
+ * was reused). A process we may not signal (EPERM) or whose /proc entry is
+ * hidden counts as alive: never rob what might be a live owner.
  */
-export function processAlive(pid: number, startTime = 0): boolean {
+export function processAlive(pid: number, sameStart: (startTime: number) => boolean = () => true): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {
@@ -36,5 +36,5 @@ export function processAlive(pid: number, startTime = 0): boolean {
   const st = procStat(pid);
   if (st === undefined) return true;
   if (st.state === 'Z' || st.state === 'X') return false; // exited, not yet reaped
-  return startTime === 0 || st.startTime === startTime;
+  return sameStart(st.startTime);
 }

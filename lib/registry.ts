@@ -6,7 +6,7 @@
  */
 import { ShmError, invalidType, invalidValue } from './errors';
 import { checkName } from './names';
-import { owns, releaseOwned } from './ownership';
+import { releaseOwned } from './ownership';
 import { SharedMemory, type AttachOptions, type CreateOptions, type SegmentInfo } from './segment';
 import type { Schema, SchemaSpec } from './schema';
 import { RecordTable, type TableAttachOptions, type TableCreateOptions } from './table';
@@ -169,7 +169,7 @@ export class Registry implements Disposable {
     if (this.#disposed) return [];
     this.#disposed = true;
     const removed: string[] = [];
-    for (const name of this.#created) if (owns(name) && releaseOwned(name)) removed.push(name);
+    for (const name of this.#created) if (releaseOwned(name)) removed.push(name);
     this.#created.clear();
     return removed;
   }

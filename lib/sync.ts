@@ -9,7 +9,7 @@
  * wait queue. `Atomics.load/store/add/compareExchange` on views of a segment
  * already work across processes and are used as they are.
  */
-import { procStat } from './proc';
+import { procStat, processAlive } from './proc';
 import { binding } from './binding';
 import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from './errors';
 import { SharedMemory } from './segment';
@@ -91,8 +91,7 @@ export function waitAsync(i32: Int32Array, index: number, expected: number, time
     const i = checkWord(i32, index);
     const value = checkExpected(expected);
     const ms = checkTimeout('timeoutMs', timeoutMs);
-    if (Atomics.load(i32, i) !== value) return Promise.resolve('not-equal');
-    return binding.futexWaitAsync(i32, i, value, ms);
+    return binding.futexWaitAsync(i32, i, value, ms); // 'not-equal' at once if the value already differs
   } catch (err) {
     return Promise.reject(err);
   }
@@ -157,22 +156,11 @@ function myTag(): number {
 /**
  * Whether the process a tag names still runs. A zombie counts as dead (it can
  * never unlock), and so does a live process whose start time does not match
- * (the pid was reused). Off Linux only the pid is checked.
+ * the tag's fingerprint (the pid was reused). Off Linux only the pid is checked.
  */
 function ownerAlive(tag: number): boolean {
-  const pid = tag & PID_MASK;
-  if (process.platform !== 'linux') {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-    }
-  }
-  if (pid === process.pid) return (tag & ~CONTENDED) === myTag();
-  const stat = procStat(pid);
-  if (stat === undefined || stat.state === 'Z' || stat.state === 'X') return false;
-  return ((tag >>> 22) & 0xff) === (stat.startTime & 0xff);
+  const fingerprint = (tag >>> 22) & 0xff;
+  return processAlive(tag & PID_MASK, (startTime) => (startTime & 0xff) === fingerprint);
 }
 
 /** What {@link Mutex.lock} resolves to. */

@@ -43,6 +43,7 @@
 #include <sys/syscall.h>
 #endif
 
+#include "args.h"
 #include "errors.h"
 #include "thread.h"
 
@@ -99,15 +100,6 @@ bool GetWord(const Napi::CallbackInfo& info, int32_t** out) {
   return true;
 }
 
-bool GetInt32(const Napi::CallbackInfo& info, size_t i, int32_t* out) {
-  if (info.Length() <= i || !info[i].IsNumber()) {
-    Napi::TypeError::New(info.Env(), "expected a number").ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = info[i].As<Napi::Number>().Int32Value();
-  return true;
-}
-
 // Milliseconds from now as an absolute CLOCK_MONOTONIC time; false means wait
 // forever (negative, NaN, infinite or more than ~300 years).
 bool DeadlineAfter(const Napi::CallbackInfo& info, size_t i, timespec* ts) {
@@ -120,6 +112,20 @@ bool DeadlineAfter(const Napi::CallbackInfo& info, size_t i, timespec* ts) {
               static_cast<long>((ms - whole) * 1e6);
   ts->tv_sec += nsec / 1000000000L;
   ts->tv_nsec = nsec % 1000000000L;
+  return true;
+}
+
+// The arguments of both waits: (i32, index, expected, ms).
+struct WaitArgs {
+  int32_t* word;
+  int32_t expected;
+  bool timed;  // false: wait forever
+  timespec deadline;
+};
+
+bool GetWaitArgs(const Napi::CallbackInfo& info, WaitArgs* a) {
+  if (!GetWord(info, &a->word) || !ArgInt32(info, 2, &a->expected)) return false;
+  a->timed = DeadlineAfter(info, 3, &a->deadline);
   return true;
 }
 
@@ -149,14 +155,11 @@ long FutexWaitUntil(int32_t* word, int32_t expected, const timespec* deadline) {
 // the caller's timeout instead of restarting it.
 Napi::Value Wait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int32_t* word;
-  int32_t expected;
-  if (!GetWord(info, &word) || !GetInt32(info, 2, &expected)) return env.Undefined();
-  timespec deadline;
-  bool timed = DeadlineAfter(info, 3, &deadline);
+  WaitArgs a;
+  if (!GetWaitArgs(info, &a)) return env.Undefined();
   bool first = true;
   for (;;) {
-    if (FutexWaitUntil(word, expected, timed ? &deadline : nullptr) == 0) return Napi::String::New(env, "ok");
+    if (FutexWaitUntil(a.word, a.expected, a.timed ? &a.deadline : nullptr) == 0) return Napi::String::New(env, "ok");
     int e = errno;
     if (e == EINTR) {
       first = false;
@@ -175,7 +178,7 @@ Napi::Value Wake(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int32_t* word;
   int32_t count;
-  if (!GetWord(info, &word) || !GetInt32(info, 2, &count)) return env.Undefined();
+  if (!GetWord(info, &word) || !ArgInt32(info, 2, &count)) return env.Undefined();
   if (count < 0) count = INT_MAX;
   // SAFETY: as in FutexWaitUntil; FUTEX_WAKE only uses the address as a key.
   long n = syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0);
@@ -190,12 +193,9 @@ Napi::Value Wake(const Napi::CallbackInfo& info) {
 // deleted by the threadsafe function's finalizer on the JS thread after the
 // thread has been joined.
 struct Waiter {
-  int32_t* word;        // inside `alias`, never inside the segment's own mapping
+  WaitArgs args;  // args.word lies inside `alias`, never inside the segment's own mapping
   void* alias;
   size_t alias_len;
-  int32_t expected;
-  bool timed;
-  timespec deadline;
   std::atomic<uint32_t> cancel{0};  // a private futex: set + woken to end the wait early
   int result = kOk;
   int error = 0;
@@ -213,15 +213,15 @@ int WaitCancellable(Waiter* w) {
     long rc;
     if (!no_waitv.load(std::memory_order_relaxed)) {
       futex_waitv v[2] = {};
-      v[0].val = static_cast<uint32_t>(w->expected);
-      v[0].uaddr = reinterpret_cast<uintptr_t>(w->word);
+      v[0].val = static_cast<uint32_t>(w->args.expected);
+      v[0].uaddr = reinterpret_cast<uintptr_t>(w->args.word);
       v[0].flags = FUTEX_32;  // shared: keyed by (inode, offset)
       v[1].val = 0;
       v[1].uaddr = reinterpret_cast<uintptr_t>(&w->cancel);
       v[1].flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
       // SAFETY: both words stay mapped until this thread is joined: the alias
       // is unmapped and `w` deleted only by the finalizer, after the join.
-      rc = syscall(SYS_futex_waitv, v, 2, 0, w->timed ? &w->deadline : nullptr, CLOCK_MONOTONIC);
+      rc = syscall(SYS_futex_waitv, v, 2, 0, w->args.timed ? &w->args.deadline : nullptr, CLOCK_MONOTONIC);
       if (rc == 0) return kOk;
       if (rc == 1) continue;  // the cancel word: the loop head returns
       if (errno == ENOSYS) {
@@ -238,9 +238,9 @@ int WaitCancellable(Waiter* w) {
         slice.tv_sec += 1;
         slice.tv_nsec -= 1000000000L;
       }
-      bool last = w->timed && (w->deadline.tv_sec < slice.tv_sec ||
-                               (w->deadline.tv_sec == slice.tv_sec && w->deadline.tv_nsec <= slice.tv_nsec));
-      rc = FutexWaitUntil(w->word, w->expected, last ? &w->deadline : &slice);
+      bool last = w->args.timed && (w->args.deadline.tv_sec < slice.tv_sec ||
+                               (w->args.deadline.tv_sec == slice.tv_sec && w->args.deadline.tv_nsec <= slice.tv_nsec));
+      rc = FutexWaitUntil(w->args.word, w->args.expected, last ? &w->args.deadline : &slice);
       if (rc == 0) return kOk;
       if (errno == ETIMEDOUT && !last) continue;
     }
@@ -308,18 +308,16 @@ void FinalizeWaiter(napi_env, void* data, void*) {
 // futexWaitAsync(i32, index, expected, ms) -> Promise<'ok' | 'not-equal' | 'timed-out'>.
 Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int32_t* word;
-  int32_t expected;
-  if (!GetWord(info, &word) || !GetInt32(info, 2, &expected)) return env.Undefined();
-  timespec deadline;
-  bool timed = DeadlineAfter(info, 3, &deadline);
+  WaitArgs a;
+  if (!GetWaitArgs(info, &a)) return env.Undefined();
+  int32_t* word = a.word;
   auto settled = [&](int r) {
     auto d = Napi::Promise::Deferred::New(env);
     d.Resolve(Napi::String::New(env, ResultName(r)));
     return d.Promise();
   };
-  if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != expected) return settled(kNotEqual);
-  if (timed && info[3].As<Napi::Number>().DoubleValue() == 0) return settled(kTimedOut);
+  if (__atomic_load_n(word, __ATOMIC_SEQ_CST) != a.expected) return settled(kNotEqual);
+  if (a.timed && info[3].As<Napi::Number>().DoubleValue() == 0) return settled(kTimedOut);
 
   static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   uintptr_t at = reinterpret_cast<uintptr_t>(word);
@@ -344,10 +342,8 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   w->alias = alias;
   w->alias_len = page;
   // SAFETY: at - base < page, so the word's twin lies inside the alias.
-  w->word = reinterpret_cast<int32_t*>(static_cast<char*>(alias) + (at - base));
-  w->expected = expected;
-  w->timed = timed;
-  w->deadline = deadline;
+  w->args = a;
+  w->args.word = reinterpret_cast<int32_t*>(static_cast<char*>(alias) + (at - base));
 
   napi_value name;
   napi_create_string_utf8(env, "shmkit.waitAsync", NAPI_AUTO_LENGTH, &name);

@@ -24,6 +24,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "args.h"
 #include "errors.h"
 #include "thread.h"
 
@@ -42,7 +43,7 @@ static std::mutex& g_mu = *new std::mutex;
 static int g_fd = -1;
 static pid_t g_pid = -1;
 static int g_pidfd = -1;  // the tracker's pidfd (readable once it exits); -1 if none or unsupported
-static uint64_t g_generation = 0;
+static uint64_t g_generation = 0;  // grows with every start: the watcher checks it is still watching the current tracker
 static std::string& g_path = *new std::string;  // the tracker binary, for restarts by the watcher
 // What this process has registered with its tracker: escaped name -> its '+' line.
 static std::unordered_map<std::string, std::string>& g_registered = *new std::unordered_map<std::string, std::string>;
@@ -148,7 +149,11 @@ static void DropTracker() {
 
 static void StartWatcher();
 
-// Caller holds g_mu. Starts a tracker if none runs; 0 or -errno.
+static int WriteAll(const std::string& line);
+
+// Caller holds g_mu. Starts a tracker if none runs and tells it everything
+// this process has registered (nothing, the first time; everything every
+// thread owns, when it replaces one that died); 0 or -errno.
 static int EnsureTracker(const std::string& path) {
   if (g_fd >= 0) return 0;
   pid_t pid = -1;
@@ -160,14 +165,18 @@ static int EnsureTracker(const std::string& path) {
   g_generation++;
 #if defined(__linux__) && defined(SYS_pidfd_open)
   // Without a pidfd (a kernel before 5.3) nothing watches the tracker: a
-  // dead one is only noticed, as EPIPE, at the next register.
+  // dead one is only noticed, as EPIPE, at the next register. A pidfd is
+  // always close-on-exec.
   g_pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (g_pidfd >= 0) {
-    fcntl(g_pidfd, F_SETFD, FD_CLOEXEC);
     StartWatcher();
     g_started.notify_one();
   }
 #endif
+  for (const auto& entry : g_registered) {
+    int err = WriteAll(entry.second);
+    if (err != 0) return err;  // this one died too (EPIPE): the caller starts another
+  }
   return 0;
 }
 
@@ -221,10 +230,9 @@ static void* WatcherMain(void*) {
     lock.lock();
     if (g_generation != generation) continue;  // already replaced by a writer that met EPIPE
     DropTracker();
-    if (g_registered.empty() || EnsureTracker(g_path) != 0) continue;  // the next register starts one
-    for (const auto& entry : g_registered) {
-      if (WriteAll(entry.second) != 0) break;  // this one died too; the loop watches the next
-    }
+    // Nothing registered: no need for a tracker until the next register.
+    // A failed start also leaves it to the next register.
+    if (!g_registered.empty()) EnsureTracker(g_path);
   }
 }
 
@@ -235,37 +243,23 @@ static void StartWatcher() {
   g_watching = StartQuietThread(&thread, WatcherMain, nullptr, true) == 0;
 }
 
-static bool GetPath(const Napi::CallbackInfo& info, std::string* path) {
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(info.Env(), "tracker path must be a string").ThrowAsJavaScriptException();
-    return false;
-  }
-  *path = info[0].As<Napi::String>().Utf8Value();
-  return true;
-}
-
+// { pid } of the current tracker; -1 when none runs.
 static Napi::Value Info(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("pid", Napi::Number::New(env, g_pid));
-  out.Set("generation", Napi::Number::New(env, static_cast<double>(g_generation)));
   return out;
 }
 
-// trackerWrite(path, line) → generation. Writes one message to this
-// process's tracker, starting it first if none runs, and starting a new one
-// if the old one died (EPIPE). The fd never leaves this file: every thread
-// writes under the same lock, so none can write to a descriptor another
-// thread has just closed (and the kernel reused). The generation grows with
-// every start; a thread that sees it change re-sends what it owns.
+// trackerWrite(path, line): writes one message to this process's tracker,
+// starting one first if none runs, and a new one if the old one died (EPIPE)
+// before the watcher replaced it. Every start replays what is registered
+// (EnsureTracker), so no caller ever re-sends. The fd never leaves this file:
+// every thread writes under the same lock, so none can write to a descriptor
+// another thread has just closed (and the kernel reused).
 static Napi::Value TrackerWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string path;
-  if (!GetPath(info, &path)) return env.Undefined();
-  if (info.Length() < 2 || !info[1].IsString()) {
-    Napi::TypeError::New(env, "line must be a string").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string line = info[1].As<Napi::String>().Utf8Value();
+  std::string path, line;
+  if (!ArgString(info, 0, &path) || !ArgString(info, 1, &line)) return env.Undefined();
   std::lock_guard<std::mutex> lock(g_mu);
   int err = EnsureTracker(path);
   if (err == 0) err = WriteAll(line);
@@ -279,17 +273,17 @@ static Napi::Value TrackerWrite(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Remember(line);
-  return Napi::Number::New(env, static_cast<double>(g_generation));
+  return env.Undefined();
 }
 
-// startTracker(path, restart) → { pid, generation }: starts the tracker if
-// none runs, or (restart) replaces it. For tests and benchmarks; the library
-// itself only uses trackerWrite.
+// startTracker(path, restart) → { pid }: starts the tracker if none runs, or
+// (restart) replaces it. For tests and benchmarks; the library itself only
+// uses trackerWrite.
 static Napi::Value StartTracker(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path;
-  if (!GetPath(info, &path)) return env.Undefined();
-  bool restart = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  bool restart;
+  if (!ArgString(info, 0, &path) || !ArgBool(info, 1, &restart)) return env.Undefined();
   std::lock_guard<std::mutex> lock(g_mu);
   if (restart) DropTracker();
   int err = EnsureTracker(path);
@@ -300,7 +294,7 @@ static Napi::Value StartTracker(const Napi::CallbackInfo& info) {
   return Info(env);
 }
 
-// trackerInfo() → { pid, generation }; pid -1 when none was started.
+// trackerInfo() → { pid }; pid -1 when none runs.
 static Napi::Value TrackerInfo(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(g_mu);
   return Info(info.Env());
@@ -325,12 +319,9 @@ static int RemoveAttr(int fd) { return fremovexattr(fd, kOwnerAttr); }
 // whose cost over an unowned one is budgeted at 1.5x.
 static Napi::Value OwnFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsString()) {
-    Napi::TypeError::New(env, "ownFd(fd, tag)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  std::string value = info[1].As<Napi::String>().Utf8Value();
+  int32_t fd;
+  std::string value;
+  if (!ArgInt32(info, 0, &fd) || !ArgString(info, 1, &value)) return env.Undefined();
   struct stat st;
   if (fstat(fd, &st) != 0) {
     ThrowErrno(env, errno, "fstat", "");
@@ -348,11 +339,8 @@ static Napi::Value OwnFd(const Napi::CallbackInfo& info) {
 // removeOwnerTag(fd) → 0 or the errno (ENODATA when there was none).
 static Napi::Value RemoveOwnerTag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "removeOwnerTag(fd)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  int32_t fd;
+  if (!ArgInt32(info, 0, &fd)) return env.Undefined();
   int r;
   do r = RemoveAttr(fd);
   while (r != 0 && errno == EINTR);
@@ -363,11 +351,8 @@ static Napi::Value RemoveOwnerTag(const Napi::CallbackInfo& info) {
 // is gone, or the filesystem has no user xattrs).
 static Napi::Value GetOwnerTag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "getOwnerTag(path)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string path;
+  if (!ArgString(info, 0, &path)) return env.Undefined();
   char buf[256];
   ssize_t n;
   // SAFETY: getxattr writes at most sizeof buf bytes into buf; a longer
@@ -386,12 +371,10 @@ static Napi::Value GetOwnerTag(const Napi::CallbackInfo& info) {
 // alive after the descriptor is closed.
 static Napi::Value LockFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) {
-    Napi::TypeError::New(env, "lockFd(fd, wait)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int op = LOCK_EX | (info[1].As<Napi::Boolean>().Value() ? 0 : LOCK_NB);
+  int32_t fd;
+  bool wait;
+  if (!ArgInt32(info, 0, &fd) || !ArgBool(info, 1, &wait)) return env.Undefined();
+  int op = LOCK_EX | (wait ? 0 : LOCK_NB);
   int r;
   do r = flock(fd, op);
   while (r != 0 && errno == EINTR);
@@ -403,11 +386,9 @@ static Napi::Value LockFd(const Napi::CallbackInfo& info) {
 
 static Napi::Value UnlockFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "unlockFd(fd)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  flock(info[0].As<Napi::Number>().Int32Value(), LOCK_UN);  // only fails for a bad fd
+  int32_t fd;
+  if (!ArgInt32(info, 0, &fd)) return env.Undefined();
+  flock(fd, LOCK_UN);  // only fails for a bad fd
   return env.Undefined();
 }
 

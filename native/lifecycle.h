@@ -2,6 +2,7 @@
 #include <napi.h>
 
 namespace shmkit {
-// trackerWrite, startTracker, trackerInfo, ownFd, getOwnerTag, removeOwnerTag: see lifecycle.cc.
+// trackerWrite, startTracker, trackerInfo, ownFd, getOwnerTag, removeOwnerTag,
+// lockFd, unlockFd: see lifecycle.cc.
 void InitLifecycle(Napi::Env env, Napi::Object exports);
 }  // namespace shmkit

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "addon_data.h"
+#include "args.h"
 #include "errors.h"
 
 namespace shmkit {
@@ -40,30 +41,12 @@ struct Mapping {
   }
 };
 
-static bool GetName(const Napi::CallbackInfo& info, size_t i, std::string* out) {
-  if (info.Length() <= i || !info[i].IsString()) {
-    Napi::TypeError::New(info.Env(), "name must be a string").ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = info[i].As<Napi::String>().Utf8Value();
-  return true;
-}
-
-static bool GetInt(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
-  if (info.Length() <= i || !info[i].IsNumber()) {
-    Napi::TypeError::New(info.Env(), "expected a number").ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = info[i].As<Napi::Number>().Int64Value();
-  return true;
-}
-
 // open(name, oflag, mode) -> fd. `name` has no leading '/'.
 static Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
   int64_t oflag, mode;
-  if (!GetName(info, 0, &name) || !GetInt(info, 1, &oflag) || !GetInt(info, 2, &mode)) return env.Undefined();
+  if (!ArgString(info, 0, &name) || !ArgInt64(info, 1, &oflag) || !ArgInt64(info, 2, &mode)) return env.Undefined();
   std::string path = "/" + name;
   int fd;
   do {
@@ -80,7 +63,7 @@ static Napi::Value Open(const Napi::CallbackInfo& info) {
 static Napi::Value Unlink(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name;
-  if (!GetName(info, 0, &name)) return env.Undefined();
+  if (!ArgString(info, 0, &name)) return env.Undefined();
   std::string path = "/" + name;
   if (shm_unlink(path.c_str()) != 0) ThrowErrno(env, errno, "shm_unlink", name);
   return env.Undefined();
@@ -93,7 +76,7 @@ static Napi::Value Unlink(const Napi::CallbackInfo& info) {
 static Napi::Value Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd;
-  if (!GetInt(info, 0, &fd)) return env.Undefined();
+  if (!ArgInt64(info, 0, &fd)) return env.Undefined();
   if (close(static_cast<int>(fd)) != 0 && errno != EINTR) ThrowErrno(env, errno, "close", "");
   return env.Undefined();
 }
@@ -104,7 +87,7 @@ static Napi::Value Reserve(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd, size;
   std::string name;
-  if (!GetInt(info, 0, &fd) || !GetInt(info, 1, &size) || !GetName(info, 2, &name)) return env.Undefined();
+  if (!ArgInt64(info, 0, &fd) || !ArgInt64(info, 1, &size) || !ArgString(info, 2, &name)) return env.Undefined();
 #if defined(__linux__)
   int rc;
   do {
@@ -130,9 +113,9 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd, size;
   std::string name;
-  if (!GetInt(info, 0, &fd) || !GetInt(info, 1, &size) || info.Length() < 3 || !GetName(info, 3, &name))
+  bool readonly;
+  if (!ArgInt64(info, 0, &fd) || !ArgInt64(info, 1, &size) || !ArgBool(info, 2, &readonly) || !ArgString(info, 3, &name))
     return env.Undefined();
-  bool readonly = info[2].ToBoolean();
   if (size <= 0) {
     Napi::RangeError::New(env, "size must be positive").ThrowAsJavaScriptException();
     return env.Undefined();
