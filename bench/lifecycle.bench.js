@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const { SharedMemory } = require('..');
 const { binding, TRACKER_PATH } = require('../dist/binding');
 const { trackerPid } = require('../dist/ownership');
-const { median, pss, fmtMs, table } = require('./util');
+const { median, timeMedian, pss, fmtMs, table } = require('./util');
 
 const out = [];
 const p = (s = '') => out.push(s);
@@ -19,15 +19,6 @@ function rss(pid) {
 }
 
 /** Median ms of `fn` over `n` runs. */
-function medianOf(n, fn) {
-  const t = [];
-  for (let i = 0; i < n; i++) {
-    const a = performance.now();
-    fn(i);
-    t.push(performance.now() - a);
-  }
-  return median(t);
-}
 
 // --- 1. create cost: owned vs unowned, alternating blocks so drift hits both.
 const prefix = `shmkit-bench-life-${process.pid}`;
@@ -73,10 +64,10 @@ for (const s of many) (s.close(), s.unlink());
 
 // --- 3. tracker start: in-process spawn (what the first owned create pays), and
 // a whole tracker life (spawn, start, EOF, exit) against /bin/true.
-const spawnMs = medianOf(51, () => binding.startTracker(TRACKER_PATH, true));
+const spawnMs = timeMedian(51, () => binding.startTracker(TRACKER_PATH, true));
 // Closing the last pipe lets that tracker go; the others went at each restart.
-const lifeMs = medianOf(51, () => spawnSync(TRACKER_PATH, { input: '' }));
-const trueMs = medianOf(51, () => spawnSync('/bin/true', { input: '' }));
+const lifeMs = timeMedian(51, () => spawnSync(TRACKER_PATH, { input: '' }));
+const trueMs = timeMedian(51, () => spawnSync('/bin/true', { input: '' }));
 const firstCreate = [];
 const laterCreate = [];
 for (let i = 0; i < 15; i++) {

@@ -3,24 +3,14 @@
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { SharedMemory } = require('..');
-const { median, MiB, fmtMs, fmtMiB, table } = require('./util');
+const { median, timeMedian, MiB, fmtMs, fmtMiB, table } = require('./util');
 const { run: fanout, fmtHandoff } = require('../examples/fanout/demo');
 
 const GiB = 1024 * MiB;
 const out = [];
 const p = (s = '') => out.push(s);
 
-function medianOf(n, fn) {
-  const t = [];
-  for (let i = 0; i < n; i++) {
-    const a = performance.now();
-    fn();
-    t.push(performance.now() - a);
-  }
-  return median(t);
-}
-
-/** Attach+close medians per size in a fresh node with `flags`; also the open/fstat/close floor. */
+/** Attach+close medians per size in a fresh node with `flags`; also the open+close floor. */
 function attachTimes(flags) {
   const script = `
     const fs = require('node:fs');
@@ -67,15 +57,21 @@ p('Target: flat, under 0.2 ms median. The mmap itself is O(1) (about 2 µs at 4 
 p();
 
 // create + reserve 1 GiB vs getting 1 GiB of touched memory in-process.
-const createMs = medianOf(5, () => {
-  const s = SharedMemory.create({ size: GiB, prefix: 'shmkit-bench' });
-  s.close();
-  s.unlink();
-});
-const allocTouchMs = medianOf(5, () => {
-  const a = new Uint8Array(GiB);
-  for (let i = 0; i < a.length; i += 4096) a[i] = 0; // make the kernel back every page
-});
+// Only the making is timed; each side frees its gigabyte between runs, untimed
+// (run.js passes --expose-gc).
+const createMs = timeMedian(
+  5,
+  () => SharedMemory.create({ size: GiB, prefix: 'shmkit-bench' }),
+  (s) => (s.close(), s.unlink()),
+);
+const allocTouchMs = timeMedian(
+  5,
+  () => {
+    const a = new Uint8Array(GiB);
+    for (let j = 0; j < a.length; j += 4096) a[j] = 0; // make the kernel back every page
+  },
+  () => global.gc?.(),
+);
 // fill a 1 GiB segment vs a fresh 1 GiB ArrayBuffer, alternating.
 const fills = { seg: [], ab: [] };
 for (let i = 0; i < 5; i++) {

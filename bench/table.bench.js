@@ -42,7 +42,8 @@ const cols = { price, qty, bid, seq };
 const t = RecordTable.create(Quote, { capacity: N, prefix: 'shmkit-bench' });
 t.appendMany(cols);
 const view = t.column('price');
-const plain = Float64Array.from(price);
+const plain = price;
+const expected = sum(price);
 const sumShm = [];
 const sumPlain = [];
 for (let r = 0; r < 11; r++) {
@@ -50,7 +51,7 @@ for (let r = 0; r < 11; r++) {
   const order = r % 2 ? [[sumPlain, plain], [sumShm, view]] : [[sumShm, view], [sumPlain, plain]];
   for (const [acc, arr] of order) {
     const [dt, s] = timed(() => sum(arr));
-    if (s !== sum(price)) throw new Error('sums differ');
+    if (s !== expected) throw new Error('sums differ');
     acc.push(dt);
   }
 }

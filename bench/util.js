@@ -12,13 +12,17 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Runs fn `n` times, returns the median duration in ms. */
-function timeMedian(n, fn) {
+/**
+ * Runs fn `n` times, returns the median duration in ms. `after(result)`, if
+ * given, runs after each call, untimed (to free what fn made).
+ */
+function timeMedian(n, fn, after) {
   const t = [];
   for (let i = 0; i < n; i++) {
     const a = now();
-    fn(i);
+    const r = fn(i);
     t.push((now() - a) / 1e6);
+    after?.(r);
   }
   return median(t);
 }
@@ -58,26 +62,6 @@ function treePss(root = process.pid) {
   return tree(root).reduce((s, p) => s + pss(p), 0);
 }
 
-/**
- * Samples treePss every `everyMs` until stop() is called; stop() returns
- * { peak, samples: [{ t, pss }] } with t in ms since start.
- */
-function samplePss(everyMs = 50, root = process.pid) {
-  const start = Date.now();
-  const samples = [{ t: 0, pss: treePss(root) }];
-  const timer = setInterval(() => samples.push({ t: Date.now() - start, pss: treePss(root) }), everyMs);
-  return {
-    sample() {
-      samples.push({ t: Date.now() - start, pss: treePss(root) });
-    },
-    stop() {
-      clearInterval(timer);
-      samples.push({ t: Date.now() - start, pss: treePss(root) });
-      return { peak: Math.max(...samples.map((s) => s.pss)), samples };
-    },
-  };
-}
-
 const MiB = 1 << 20;
 const fmtMiB = (b) => `${(b / MiB).toFixed(1)} MiB`;
 const fmtMs = (ms) => (ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`);
@@ -88,7 +72,7 @@ function table(header, rows) {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-module.exports = { now, median, timeMedian, tree, pss, treePss, samplePss, MiB, fmtMiB, fmtMs, table };
+module.exports = { now, median, timeMedian, tree, pss, treePss, MiB, fmtMiB, fmtMs, table };
 
 /**
  * Starts bench/pss-sampler.js watching the tree under `root`; resolves to
@@ -104,8 +88,13 @@ function startSampler(root = process.pid, everyMs = 50) {
     child.once('message', () =>
       resolve({
         stop: () =>
-          new Promise((res) => {
-            child.once('message', res);
+          new Promise((res, rej) => {
+            const died = (code, signal) => rej(new Error(`the PSS sampler exited (${code ?? signal}) before reporting`));
+            child.once('exit', died);
+            child.once('message', (m) => {
+              child.off('exit', died);
+              res(m);
+            });
             child.send('stop');
           }),
       }),

@@ -147,7 +147,7 @@ def _parse_unchecked(name: str, mm) -> TableInfo:
         out.append(g)
         if layout == "columns":
             areas.append((f["offset"], f["offset"] + capacity * dt.itemsize))
-        elif f["offset"] < 0 or f["offset"] + dt.itemsize > row_size:
+        elif f["offset"] + dt.itemsize > row_size:
             raise BadHeader(f"field {f['name']!r} lies outside the record")
     if layout == "rows":
         areas.append((data_off, data_off + capacity * row_size))
@@ -165,7 +165,7 @@ def read_schema(name: str) -> TableInfo:
     return _parse(name, _open(name, False))
 
 
-def read_table(name: str, writable: bool = False, info: TableInfo | None = None):
+def read_table(name: str, writable: bool = False):
     """Views of table `name`, limited to its committed length, with no copy.
 
     'columns' layout: a dict {field: ndarray} (utf8[N] as numpy bytes 'S{N}',
@@ -177,11 +177,8 @@ def read_table(name: str, writable: bool = False, info: TableInfo | None = None)
     Raises FileNotFoundError if there is no such segment, BadHeader if it is
     not a valid table.
     """
-    mm = _open(name, writable)
-    t = _parse(name, mm)
-    if info is not None:
-        info.__dict__.update(t.__dict__)
-    n = t.length
+    t = _parse(name, _open(name, writable))
+    mm, n = t.mm, t.length
     if t.layout == "columns":
         return {
             f["name"]: np.frombuffer(mm, dtype=np.dtype(f["dtype"]), count=n, offset=f["offset"])
@@ -198,6 +195,5 @@ def read_table(name: str, writable: bool = False, info: TableInfo | None = None)
 
 def void_mask(name: str):
     """Boolean array, True where a row was voided (its writer died mid-append)."""
-    mm = _open(name, False)
-    t = _parse(name, mm)
-    return np.frombuffer(mm, dtype="<i4", count=t.length, offset=t.state_offset) == COMMIT_VOID
+    t = read_schema(name)
+    return np.frombuffer(t.mm, dtype="<i4", count=t.length, offset=t.state_offset) == COMMIT_VOID

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SharedMemory } from '../lib/segment';
-import { exited, forkFixture, killTrackerOf, nextMessage, removeAll, ROOT, shmEntries, testPrefix } from './helpers';
+import { orphanSegment, removeAll, ROOT, shmEntries, testPrefix } from './helpers';
 
 // The real binary (bin/shmkit.js → dist/cli.js) in a private copy of the
 // package, compiled from this checkout, so that no concurrent `npm run build`
@@ -35,22 +35,12 @@ afterEach(() => {
   for (const p of prefixes.splice(0)) removeAll(p);
 });
 
-/** A segment whose owner died with its tracker, so nobody cleaned it up. */
-async function orphan(prefix: string): Promise<{ name: string; pid: number }> {
-  const child = forkFixture('lifecycle-owner', [prefix, '1', 'owned']);
-  const r = await nextMessage<{ names: string[]; trackerPid: number }>(child);
-  await killTrackerOf(child, r.trackerPid);
-  child.kill('SIGKILL');
-  await exited(child);
-  return { name: r.names[0]!, pid: child.pid! };
-}
-
 describe('shmkit ls', () => {
   it('prints aligned columns: name, human size, kind, owner pid, alive/dead/unowned, age', async () => {
     const prefix = fresh();
     const live = SharedMemory.create({ name: `${prefix}-a`, size: 4096 });
     const big = SharedMemory.create({ name: `${prefix}-b-longer`, size: 3 << 20, owned: false });
-    const dead = await orphan(`${prefix}-c`);
+    const dead = await orphanSegment(`${prefix}-c`);
     const r = shmkit('ls', '--prefix', prefix);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const lines = r.stdout.trimEnd().split('\n');
@@ -154,7 +144,7 @@ describe('shmkit rm', () => {
 describe('shmkit sweep', () => {
   it('removes only segments of dead owners and names them', async () => {
     const prefix = fresh();
-    const dead = await orphan(`${prefix}-dead`);
+    const dead = await orphanSegment(`${prefix}-dead`);
     const live = SharedMemory.create({ name: `${prefix}-live`, size: 8 });
     const r = shmkit('sweep', '--prefix', prefix);
     expect(r).toEqual({ code: 0, stdout: `removed 1 segment of dead owners:\n  ${dead.name}\n`, stderr: '' });
@@ -167,7 +157,7 @@ describe('shmkit sweep', () => {
 
   it('--json lists the removed names', async () => {
     const prefix = fresh();
-    const dead = await orphan(prefix);
+    const dead = await orphanSegment(prefix);
     expect(JSON.parse(shmkit('sweep', '--json', '--prefix', prefix).stdout)).toEqual([dead.name]);
   });
 });

@@ -15,7 +15,7 @@ import {
   type ChunkResult,
   type ForkMapOptions,
 } from '../lib/index';
-import { FIXTURES, ROOT, TS_EXEC_ARGV, exited, forkFixture, nextMessage, removeAll, shmEntries, testPrefix, waitFor } from './helpers';
+import { FIXTURES, ROOT, TS_EXEC_ARGV, exited, forkFixture, nextMessage, processGone, removeAll, shmEntries, testPrefix, waitFor } from './helpers';
 
 const prefix = testPrefix('fork');
 afterEach(() => removeAll(prefix));
@@ -271,15 +271,6 @@ describe('forkMap()', () => {
 });
 
 describe('forkMap() when its own process dies', () => {
-  /** Exited: no such pid, or a zombie waiting for a reaper that is not us. */
-  const exitedPid = (pid: number) => {
-    try {
-      return /^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return true;
-    }
-  };
-
   it('leaves no worker behind when the parent is SIGKILLed mid-run: the workers see the channel close and exit', async () => {
     const p = testPrefix('fork-parent');
     const parent = forkFixture('fork-parent', [p]);
@@ -295,7 +286,7 @@ describe('forkMap() when its own process dies', () => {
     expect(workers).toContain(ready.hanging);
     parent.kill('SIGKILL');
     await exited(parent);
-    await waitFor(() => workers.every(exitedPid), 'the orphaned workers to exit', 10_000);
+    await waitFor(() => workers.every(processGone), 'the orphaned workers to exit', 10_000);
     // The dead parent's own segments are cleaned up by its owner tracker.
     await waitFor(() => shmEntries(p).length === 0, "the dead parent's segments to be unlinked", 10_000);
   });

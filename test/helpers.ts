@@ -134,3 +134,20 @@ export async function killTrackerOf(child: ChildProcess, trackerPid: number): Pr
   process.kill(trackerPid, 'SIGKILL');
   await waitFor(() => processGone(trackerPid), 'the tracker to die', 2000);
 }
+
+/**
+ * A segment `<prefix>-0` whose owner died together with its tracker, so that
+ * nobody cleaned it up: what sweep() is for. Returns its name and the dead
+ * owner's pid.
+ */
+export async function orphanSegment(prefix: string): Promise<{ name: string; pid: number }> {
+  const child = forkFixture('lifecycle-owner', [prefix, '1', 'owned']);
+  try {
+    const r = await nextMessage<{ names: string[]; trackerPid: number }>(child);
+    await killTrackerOf(child, r.trackerPid);
+    return { name: r.names[0]!, pid: child.pid! };
+  } finally {
+    child.kill('SIGKILL'); // also if something above failed: never leave it stopped
+    await exited(child);
+  }
+}

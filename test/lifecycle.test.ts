@@ -9,6 +9,7 @@ import {
   forkFixture,
   killTrackerOf,
   nextMessage,
+  orphanSegment,
   processGone,
   removeAll,
   runFixture,
@@ -44,7 +45,7 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const pid of pids.splice(0)) {
     try {
-      process.kill(pid, 'SIGKILL');
+      process.kill(pid, 'SIGKILL'); // a negative pid: a whole process group
     } catch {
       /* already gone */
     }
@@ -319,13 +320,9 @@ describe('owner records, list() and sweep()', () => {
     const lines = fs.readFileSync('/proc/locks', 'latin1').split('\n').filter((l) => / FLOCK /.test(l) && l.includes(`:${ino} `));
     return { held: lines.filter((l) => !l.includes('->')).length, waiting: lines.filter((l) => l.includes('->')).length };
   };
-  /** A segment whose owner and tracker are both dead: what sweep() is for. */
+  /** A segment whose owner and tracker are both dead, and its inode. */
   const orphaned = async (prefix: string) => {
-    const [owner, r] = await startOwner(prefix, 1);
-    await killTrackerOf(owner, r.trackerPid!);
-    owner.kill('SIGKILL');
-    await exited(owner);
-    const name = r.names[0]!;
+    const { name } = await orphanSegment(prefix);
     return { name, ino: fs.statSync(`/dev/shm/${name}`, { bigint: true }).ino };
   };
   /** Another process (util-linux flock(1)) holding the segment's flock, as an adopter or a sweep does meanwhile. */
@@ -333,6 +330,7 @@ describe('owner records, list() and sweep()', () => {
     // --close: only flock(1) itself holds the lock, not its `sleep`; own process group, so both go together.
     const holder = spawn('flock', ['--exclusive', '--close', `/dev/shm/${name}`, 'sleep', '60'], { stdio: 'ignore', detached: true });
     children.push(holder);
+    pids.push(-holder.pid!); // its whole group (flock and sleep), should the test fail first
     await waitFor(() => flocksOn(ino).held === 1, 'flock(1) to hold the lock');
     return {
       release: async () => {

@@ -64,15 +64,28 @@ async function stopChildren(children) {
  */
 async function once_(serialization, prepare, { sample = false, rounds = 1 } = {}) {
   const children = await startChildren(serialization);
-  // Warm the workers with one small round of the same kind (1 MiB), as a
-  // worker pool that has served before would be.
-  await round(children, prepare(MiB / 8));
-  const baseline = treePss();
-  const sampler = sample ? await startSampler(process.pid) : undefined;
+  let sampler;
   const runs = [];
-  for (let i = 0; i < rounds; i++) runs.push(await round(children, prepare()));
-  const peak = sampler ? (await sampler.stop()).peak : 0;
-  await stopChildren(children);
+  let baseline = 0;
+  let peak = 0;
+  try {
+    // Warm the workers with one small round of the same kind (1 MiB), as a
+    // worker pool that has served before would be.
+    await round(children, prepare(MiB / 8));
+    if (sample) {
+      baseline = treePss();
+      sampler = await startSampler(process.pid);
+    }
+    for (let i = 0; i < rounds; i++) runs.push(await round(children, prepare()));
+    if (sampler) peak = (await sampler.stop()).peak;
+    sampler = undefined;
+    await stopChildren(children);
+  } catch (err) {
+    // Leave nothing running that would keep this process alive.
+    for (const c of children) c.kill('SIGKILL');
+    await sampler?.stop().catch(() => {});
+    throw err;
+  }
   const handoffs = runs.map((r) => r.handoff);
   return {
     bytes: runs[0].bytes,

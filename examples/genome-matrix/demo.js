@@ -103,7 +103,7 @@ function report({ rows, workers, inputBytes, results }) {
   return lines.join('\n');
 }
 
-module.exports = { runDemo, report, STRATEGIES };
+module.exports = { runDemo, report };
 
 if (require.main === module) {
   const opt = (name, dflt) => {
