@@ -215,6 +215,9 @@ static void Remember(const std::string& line) {
 // It never touches JavaScript; the library's threads learn of the new
 // tracker from the generation number and re-send (harmlessly) what they own.
 static void* WatcherMain(void*) {
+#ifdef __linux__
+  pthread_setname_np(pthread_self(), "shmkit-watch");  // as seen in /proc/<pid>/task/*/comm
+#endif
   std::unique_lock<std::mutex> lock(g_mu);
   for (;;) {
     while (g_pidfd < 0) g_started.wait(lock);

@@ -55,6 +55,19 @@ afterEach(() => {
 
 const exists = (name: string) => fs.existsSync(`/dev/shm/${name}`);
 
+/** Whether process `pid`'s tracker watcher thread is asleep in poll(), i.e. idle. */
+function watcherPolling(pid: number): boolean {
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim() !== 'shmkit-watch') continue;
+      return /poll/.test(fs.readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'latin1'));
+    } catch {
+      continue; // a thread that just ended
+    }
+  }
+  return false;
+}
+
 /** Pid of the live `shmkit-tracker` child of process `ppid`, if it has one. */
 function trackerOf(ppid: number): number | undefined {
   for (const entry of fs.readdirSync('/proc')) {
@@ -418,11 +431,12 @@ describe('the tracker', () => {
     process.kill(r.trackerPid!, 'SIGKILL');
     // The owner does nothing from here on: no register meets EPIPE. Its
     // watcher thread alone must notice the death and start a replacement.
-    let replacement = 0;
+    // Replaced, and re-registered: the watcher has gone back to sleep in poll()
+    // (it re-registers between the start and that, so a new pid alone is too early).
     await waitFor(() => {
-      replacement = trackerOf(r.pid) ?? 0;
-      return replacement > 0 && replacement !== r.trackerPid;
-    }, 'a replacement tracker child of the idle owner', 2000);
+      const replacement = trackerOf(r.pid) ?? 0;
+      return replacement > 0 && replacement !== r.trackerPid && watcherPolling(r.pid);
+    }, 'a replacement tracker child of the idle owner, told every owned name', 2000);
     expect(processGone(r.trackerPid!)).toBe(true);
     expect(fs.existsSync(`/proc/${r.trackerPid}`)).toBe(false); // and the dead one was reaped, not left a zombie
     child.kill('SIGKILL');
