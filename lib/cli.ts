@@ -14,7 +14,7 @@ import { SharedMemory, type SegmentInfo } from './segment';
 import { ownerOf, type OwnerRecord } from './ownership';
 import { sweep } from './sweep';
 import { SHM_DIR, checkName } from './names';
-import { describeTable } from './table';
+import { describeTable } from './table/index';
 
 /** What `shmkit inspect` knows of a segment; `--json` prints it as is. */
 export interface InspectReport {

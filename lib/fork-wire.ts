@@ -6,7 +6,7 @@
  */
 import { SharedMemory, type SegmentHandle } from './segment';
 // Types only: the table module is loaded at run time only when a table handle arrives.
-import type { RecordTable, TableHandle } from './table';
+import type { RecordTable, TableHandle } from './table/index';
 import { ShmError, invalidType, invalidValue } from './errors';
 
 /** Environment variable that tells a forked process who forked it (the parent pid). */

@@ -23,7 +23,7 @@
  * @internal
  */
 import * as fs from 'node:fs';
-import { procStat, processAlive } from './proc';
+import { provablyDead, self } from './identity';
 import { binding, TRACKER_PATH } from './binding';
 import { systemError } from './errors';
 import { SHM_DIR } from './names';
@@ -37,9 +37,9 @@ export interface OwnerRecord {
   pid: number;
   /** The owner's start time in clock ticks after boot (`/proc/<pid>/stat` field 22); 0 if unknown. */
   startTime: number;
-  /** False only when the owner is provably gone: no such process, a zombie, or a newer process reusing its pid. */
+  /** False only when the owner is provably gone (see `provablyDead` in identity.ts). */
   alive: boolean;
-  /** The owner runs in another pid namespace (another container): its liveness cannot be checked from here. */
+  /** The owner runs in another pid namespace (another container). */
   foreign: boolean;
 }
 
@@ -137,31 +137,10 @@ export function ownerOf(name: string): OwnerRecord | undefined {
   if (!m) return undefined;
   const pid = Number(m[1]);
   const startTime = Number(m[2]);
-  const foreign = Number(m[3]) !== self().pidNamespace;
-  return { pid, startTime, foreign, alive: foreign || processAlive(pid, (t) => startTime === 0 || t === startTime) };
-}
-
-// ---------------------------------------------------------------------------
-// This process's identity and the liveness of others
-
-interface Self {
-  pid: number;
-  startTime: number;
-  pidNamespace: number;
-}
-let me: Self | undefined;
-
-function self(): Self {
-  if (me === undefined || me.pid !== process.pid) {
-    let pidNamespace = 0;
-    try {
-      pidNamespace = Number(/\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[1] ?? 0);
-    } catch {
-      // No /proc (macOS): every owner then looks local, checked by pid only.
-    }
-    me = { pid: process.pid, startTime: procStat(process.pid)?.startTime ?? 0, pidNamespace };
-  }
-  return me;
+  const ns = Number(m[3]);
+  const foreign = ns !== 0 && self().ns !== 0 && ns !== self().ns;
+  const dead = provablyDead({ tid: pid, start: startTime, startMask: startTime === 0 ? 0 : -1, ns });
+  return { pid, startTime, foreign, alive: !dead };
 }
 
 /*
@@ -174,7 +153,7 @@ let tag: { pid: number; value: string } | undefined;
 function ownerTag(): string {
   if (tag === undefined || tag.pid !== process.pid) {
     const s = self();
-    tag = { pid: s.pid, value: `shmkit1 ${s.pid} ${s.startTime} ${s.pidNamespace}` };
+    tag = { pid: process.pid, value: `shmkit1 ${s.pid} ${s.processStart} ${s.ns}` };
   }
   return tag.value;
 }

@@ -8,8 +8,8 @@ import { ShmError, invalidType, invalidValue } from './errors';
 import { checkName } from './names';
 import { releaseOwned } from './ownership';
 import { SharedMemory, type AttachOptions, type CreateOptions, type SegmentInfo } from './segment';
-import type { Schema, SchemaSpec } from './schema';
-import { RecordTable, type TableAttachOptions, type TableCreateOptions } from './table';
+import type { Schema, SchemaSpec } from './table/schema';
+import { RecordTable, type TableAttachOptions, type TableCreateOptions } from './table/index';
 
 /** Options of the {@link Registry} constructor. */
 export interface RegistryOptions {

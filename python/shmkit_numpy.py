@@ -9,10 +9,10 @@ multiprocessing.shared_memory.SharedMemory is not used, because (3.8-3.12)
 it registers every attach with the resource tracker, which unlinks the
 segment when this process exits, under the feet of its Node owner.
 
-Header layout (format version 1, little-endian; see lib/header.ts):
+Header layout (format version 2, little-endian; see lib/table/header.ts):
     0  8  magic b"SHMKTBL\\0"     8 4 version     12 4 layout (1 columns, 2 rows)
     16 4  header length          20 4 schema JSON length
-    24 4  capacity               28 4 row size   32 8 state offset
+    24 4  capacity               28 4 row size   32 8 state offset (8 bytes a row)
     40 8  data offset            48 8 end        64 4 reserved (i32)
     128 4 committed (i32)        192 J schema JSON: [{name, type, categories?, offset}]
 """
@@ -30,10 +30,10 @@ import numpy as np
 __all__ = ["read_table", "read_schema", "void_mask", "TableInfo", "BadHeader"]
 
 MAGIC = b"SHMKTBL\0"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SCHEMA_AT = 192
 MAX_CAPACITY = 0x7FFFFFFF
-COMMIT_VOID = 2
+COMMIT_VOID = 2  # low half of a row's 64-bit state (lib/table/append.ts)
 
 _NUMERIC = {
     "int8": "i1", "uint8": "u1", "int16": "<i2", "uint16": "<u2", "int32": "<i4",
@@ -132,7 +132,9 @@ def _parse_unchecked(name: str, mm) -> TableInfo:
         raise BadHeader(f"schema is not UTF-8 JSON: {e}") from None
     if not isinstance(fields, list) or not fields:
         raise BadHeader("schema is not a list of fields")
-    out, areas = [], [(state_off, state_off + 4 * capacity)]
+    if state_off % 8:
+        raise BadHeader("state offset is not 8-byte aligned")
+    out, areas = [], [(state_off, state_off + 8 * capacity)]
     for f in fields:
         if not isinstance(f, dict) or not isinstance(f.get("name"), str) or not isinstance(f.get("offset"), int) \
                 or isinstance(f.get("offset"), bool) or f["offset"] < 0:
@@ -168,10 +170,13 @@ def read_schema(name: str) -> TableInfo:
 def read_table(name: str, writable: bool = False):
     """Views of table `name`, limited to its committed length, with no copy.
 
-    'columns' layout: a dict {field: ndarray} (utf8[N] as numpy bytes 'S{N}',
-    datetime64 as numpy datetime64, category as its integer codes; see
-    TableInfo.categories). 'rows' layout: one structured array with numpy's
-    packed dtype. writable=True maps the segment read-write, so that
+    'columns' layout: a dict {field: numpy.ma.MaskedArray} (utf8[N] as numpy
+    bytes 'S{N}', datetime64 as numpy datetime64, category as its integer
+    codes; see TableInfo.categories). 'rows' layout: one structured
+    MaskedArray with numpy's packed dtype. Void rows — reserved by a writer
+    that died before finishing them — are masked, so sum(), mean() and
+    count() skip them; `.data` is the plain zero-copy view, `.mask` the mask
+    (see also void_mask). writable=True maps the segment read-write, so that
     assignments to the arrays are seen by every process at once.
 
     Raises FileNotFoundError if there is no such segment, BadHeader if it is
@@ -179,9 +184,11 @@ def read_table(name: str, writable: bool = False):
     """
     t = _parse(name, _open(name, writable))
     mm, n = t.mm, t.length
+    mask = _void(t)
     if t.layout == "columns":
         return {
-            f["name"]: np.frombuffer(mm, dtype=np.dtype(f["dtype"]), count=n, offset=f["offset"])
+            f["name"]: np.ma.MaskedArray(np.frombuffer(mm, dtype=np.dtype(f["dtype"]), count=n, offset=f["offset"]),
+                                         mask=mask, copy=False)
             for f in t.fields
         }
     dt = np.dtype({
@@ -190,10 +197,15 @@ def read_table(name: str, writable: bool = False):
         "offsets": [f["offset"] for f in t.fields],
         "itemsize": t.row_size,
     })
-    return np.frombuffer(mm, dtype=dt, count=n, offset=t.data_offset)
+    return np.ma.MaskedArray(np.frombuffer(mm, dtype=dt, count=n, offset=t.data_offset), mask=mask, copy=False)
+
+
+def _void(t: TableInfo):
+    """True where a row of [0, length) is void: the low half of its 64-bit state is VOID."""
+    low = np.frombuffer(t.mm, dtype="<i4", count=2 * t.length, offset=t.state_offset)[0::2]
+    return low == COMMIT_VOID
 
 
 def void_mask(name: str):
-    """Boolean array, True where a row was voided (its writer died mid-append)."""
-    t = read_schema(name)
-    return np.frombuffer(t.mm, dtype="<i4", count=t.length, offset=t.state_offset) == COMMIT_VOID
+    """Boolean array, True where a row is void (its writer died mid-append)."""
+    return _void(read_schema(name))

@@ -6,7 +6,7 @@ import { removeAll, shmEntries, testPrefix } from './helpers';
 const prefix = testPrefix('fuzz');
 let n = 0;
 afterEach(() => removeAll(prefix));
-import { OFF, parseHeader, planLayout, writeHeader, type TableLayout } from '../lib/header';
+import { OFF, parseHeader, planLayout, writeHeader, type TableLayout } from '../lib/table/header';
 
 /** A valid table image (header + zeroed data) for a schema. */
 function image(spec: SchemaSpec, layout: 'columns' | 'rows', capacity: number): Uint8Array {

@@ -18,7 +18,14 @@ function python(script: string, args: string[]): Promise<Record<string, any>> {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`python3 exited ${code}: ${err}`))));
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`python3 exited ${code}: ${err}`));
+      try {
+        resolve(JSON.parse(out));
+      } catch (e) {
+        reject(e);
+      }
+    });
   });
 }
 
@@ -56,6 +63,8 @@ describe.each(['columns', 'rows'] as const)('python/shmkit_numpy.py, %s layout',
     });
     expect(got.categories).toEqual({ venue: ['XNYS', 'XNAS', 'BATS'] });
     expect(got.void).toEqual([false, false, false]);
+    expect(got.masked_arrays).toBe(true);
+    expect(got.shares_mapping).toBe(true);
     const f = got.fields;
     expect(f.id).toEqual(rows.map((r) => String(r.id)));
     expect(f.u).toEqual(rows.map((r) => String(r.u)));
@@ -99,6 +108,23 @@ describe('python/shmkit_numpy.py', () => {
       t.close();
       t.unlink();
     }
+  });
+
+  it.each(['columns', 'rows'] as const)('masks void rows (%s layout): sums skip them and the mask matches Node\'s validity()', async (layout) => {
+    const t = RecordTable.create(defineSchema({ a: 'float64', b: 'int32' }), { name: fresh(), capacity: 8, layout });
+    t.append({ a: 1.5, b: 1 });
+    let reads = 0;
+    const fickle = { a: 100, get b() { return ++reads === 1 ? 2 : 2 ** 40; } }; // valid when checked, out of range when written
+    expect(() => t.appendMany([{ a: 100, b: 2 }, fickle])).toThrow(/b/);
+    t.append({ a: 2.25, b: 3 });
+    expect(Array.from(t.validity())).toEqual([1, 0, 0, 1]);
+    const got = await python('roundtrip', [t.name]);
+    expect(got.void).toEqual([false, true, true, false]);
+    expect(got.masked.a).toEqual([false, true, true, false]);
+    expect(got.masked.b).toEqual([false, true, true, false]);
+    expect(got.sums.a).toEqual({ f: '3.75', neg: false }); // the void rows' bytes (100 was written into them) are not counted
+    t.close();
+    t.unlink();
   });
 
   it('rejects a segment that is not a table with BadHeader', async () => {

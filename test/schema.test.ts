@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Schema, defineSchema } from '../lib/index';
-import { planLayout } from '../lib/header';
+import { planLayout } from '../lib/table/header';
 
 describe('defineSchema()', () => {
   it('describes every field with its size and numpy dtype', () => {

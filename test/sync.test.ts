@@ -432,7 +432,7 @@ describe('Mutex', () => {
     expect(performance.now() - t).toBeGreaterThanOrEqual(349);
     expect(e).toBeInstanceOf(ShmError);
     expect(e.code).toBe('ERR_SHM_LOCK_TIMEOUT');
-    expect(e.message).toContain(`held by process ${holder.pid}`);
+    expect(e.message).toContain(`held by thread ${holder.pid}`);
     const e2 = thrown(() => m.unlock());
     expect(e2).toBeInstanceOf(ShmError);
     expect(e2.code).toBe('ERR_SHM_NOT_OWNER');

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import { RecordTable, Registry, Schema, SharedMemory, ShmError, defineSchema, describeTable, notify } from '../lib/index';
 import { main } from '../lib/cli';
-import { OFF } from '../lib/header';
+import { OFF } from '../lib/table/header';
 import { exited, forkFixture, removeAll, runFixture, testPrefix, waitFor } from './helpers';
 
 const prefix = testPrefix('table');
@@ -324,7 +324,7 @@ describe('RecordTable.attach()', () => {
 
   it.each([
     ['wrong magic', (dv: DataView) => dv.setUint8(0, 0x41), /wrong magic/],
-    ['unknown version', (dv: DataView) => dv.setUint32(OFF.version, 2, true), /unknown format version 2/],
+    ['unknown version', (dv: DataView) => dv.setUint32(OFF.version, 1, true), /unknown format version 1/],
     ['capacity beyond the segment', (dv: DataView) => dv.setUint32(OFF.capacity, 1_000_000, true), /beyond the table's end/],
     ['end beyond the segment', (dv: DataView) => dv.setBigUint64(OFF.end, 1n << 40n, true), /beyond the segment/],
     ['overlapping columns', (dv: DataView, json: string) => patchJson(dv, json, json.replace(/"offset":(\d+)}\]$/, (_m, o) => `"offset":${Number(o) - 64}}]`)), /overlaps/],
@@ -439,12 +439,12 @@ function auditRows(t: RecordTable<typeof Log.spec>): { seen: Map<number, Set<num
   let last = -1;
   const len = t.length;
   for (let i = 0; i < len; i++) {
-    const r = t.get(i);
     if (t.isVoid(i)) {
       voids++;
-      expect(r).toEqual({ writer: 0, seq: 0, check: 0, tag: '' });
+      expect(codeOf(() => t.get(i))).toBe('ERR_SHM_VOID_ROW');
       continue;
     }
+    const r = t.get(i);
     if (r.check !== r.writer * 1e6 + r.seq || r.tag !== `w${r.writer}-${r.seq}`) throw new Error(`torn row ${i}: ${JSON.stringify(r)}`);
     if (last !== -1 && r.writer !== last) switches++;
     last = r.writer;
@@ -497,9 +497,9 @@ describe('RecordTable concurrent append', () => {
     // The others start appending behind the victim's hole; it dies while they run.
     Atomics.store(gate, 0, 1);
     notify(gate, 0);
-    // It holds claimed slots: 1,000 rows written, 1,000 not.
-    const states = new Int32Array(t.segment.buffer, Number(new DataView(t.segment.buffer).getBigUint64(OFF.stateOffset, true)), t.capacity);
-    expect(states.includes(-victim.pid!)).toBe(true);
+    // It holds a claimed batch: 1,000 rows written, 1,000 not; the claim names its thread (tid = pid).
+    const states = new BigInt64Array(t.segment.buffer, Number(new DataView(t.segment.buffer).getBigUint64(OFF.stateOffset, true)), t.capacity);
+    expect(states.some((w) => (w & 0x8000_0000n) !== 0n && Number(w & 0x3f_ffffn) === victim.pid)).toBe(true);
     victim.kill('SIGKILL');
     expect((await exited(victim)).signal).toBe('SIGKILL');
     const done = await Promise.all(others.map((k) => exited(k)));
@@ -523,17 +523,19 @@ describe('RecordTable concurrent append', () => {
     t.unlink();
   });
 
-  it('commits the rows written before a row that turned bad between the two passes, and voids the rest', () => {
+  it('voids the whole batch when a row turns bad between the two passes: none of it is visible', () => {
     const t = RecordTable.create(Log, { name: fresh(), capacity: 10 });
     let reads = 0;
     const fickle = { writer: 1, seq: 2, check: 1e6 + 2, get tag() { return ++reads === 1 ? 'w1-2' : 'far too long for twelve bytes'; } };
     const rows = [0, 1].map((seq) => ({ writer: 1, seq, check: 1e6 + seq, tag: `w1-${seq}` }));
     expect(codeOf(() => t.appendMany([...rows, fickle, { ...rows[0]!, seq: 3, check: 1e6 + 3, tag: 'w1-3' }]))).toBe('ERR_SHM_STRING_TOO_LONG');
     expect(t.length).toBe(4);
-    expect([0, 1, 2, 3].map((i) => t.isVoid(i))).toEqual([false, false, true, true]);
-    expect(t.get(1)).toEqual(rows[1]);
-    expect(t.get(2)).toEqual({ writer: 0, seq: 0, check: 0, tag: '' });
+    expect([0, 1, 2, 3].map((i) => t.isVoid(i))).toEqual([true, true, true, true]);
+    expect(Array.from(t.validity())).toEqual([0, 0, 0, 0]);
+    expect(codeOf(() => t.get(1))).toBe('ERR_SHM_VOID_ROW');
     expect(t.append(rows[0]!)).toBe(4);
+    expect(Array.from(t.validity())).toEqual([0, 0, 0, 0, 1]);
+    expect(t.get(4)).toEqual(rows[0]);
     t.close();
     t.unlink();
   });

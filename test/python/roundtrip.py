@@ -6,6 +6,7 @@ field through a writable mapping, for Node to read back.
 """
 import json
 import math
+import mmap
 import os
 import sys
 
@@ -34,19 +35,34 @@ def plain(v):
     raise TypeError(type(v))
 
 
+def backed_by_mmap(a):
+    """Whether the array's memory is an mmap (a view of the mapping itself, not a copy)."""
+    b = a
+    while isinstance(b, np.ndarray):
+        b = b.base
+    return isinstance(getattr(b, "obj", b), mmap.mmap)
+
+
 name = sys.argv[1]
 info = read_schema(name)
 data = read_table(name)
 out = {"layout": info.layout, "length": info.length, "capacity": info.capacity, "fields": {}, "dtypes": {},
-       "categories": {}, "void": void_mask(name).tolist()}
+       "categories": {}, "void": void_mask(name).tolist(), "masked": {}, "sums": {}}
 for f in info.fields:
     col = data[f["name"]]  # dict key or structured-array field: both index by name
     out["dtypes"][f["name"]] = col.dtype.str
-    out["fields"][f["name"]] = [plain(x) for x in col]
+    out["fields"][f["name"]] = [plain(x) for x in col.data]
+    out["masked"][f["name"]] = np.ma.getmaskarray(col).tolist()
+    if f["type"] == "float64":
+        s = col.sum()  # masked rows are skipped
+        out["sums"][f["name"]] = None if s is np.ma.masked else plain(s)
     if "categories" in f:
         out["categories"][f["name"]] = info.categories(f["name"])
-out["owns_data"] = bool(data[info.fields[0]["name"]].flags.owndata) if info.layout == "columns" else bool(data.flags.owndata)
-out["readonly_view"] = not (data[info.fields[0]["name"]].flags.writeable if info.layout == "columns" else data.flags.writeable)
+first = data[info.fields[0]["name"]]
+out["masked_arrays"] = isinstance(first, np.ma.MaskedArray)
+out["shares_mapping"] = backed_by_mmap(first.data if info.layout == "columns" else data.data)
+out["owns_data"] = bool(first.data.flags.owndata) if info.layout == "columns" else bool(data.data.flags.owndata)
+out["readonly_view"] = not (first.data.flags.writeable if info.layout == "columns" else data.data.flags.writeable)
 
 if len(sys.argv) >= 4:
     w = read_table(name, writable=True)

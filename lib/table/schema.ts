@@ -2,7 +2,7 @@
  * Schemas of record tables: the field types, their byte sizes and numpy
  * dtypes, and the row type TypeScript infers from a schema literal.
  */
-import { invalidType, invalidValue } from './errors';
+import { invalidType, invalidValue } from '../errors';
 
 /** Integer and float scalar types, as numpy names them. */
 export type NumericType =

@@ -3,12 +3,14 @@
  * segment, appendable from many processes at once and readable with no copy
  * (column views here, numpy arrays in Python).
  */
-import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from './errors';
+import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from '../errors';
 import { MAX_CAPACITY, OFF, parseHeader, planLayout, writeHeader, type TableLayout } from './header';
 import { Schema, type ColumnArray, type Field, type RowOf, type SchemaSpec } from './schema';
-import { MAX_SIZE, SharedMemory } from './segment';
-import { buildCodec, storageArray, type Codec } from './table-codec';
-import { processAlive } from './proc';
+import { MAX_SIZE, SharedMemory } from '../segment';
+import { buildCodec, storageArray, type Codec } from './codec';
+import { AppendLog, claimWord } from './append';
+import { pack, provablyDead, self, selfWord, unpack } from '../identity';
+
 
 /** Plain JSON naming a table; {@link RecordTable.attach} accepts it in any process. */
 export interface TableHandle {
@@ -46,48 +48,13 @@ export interface TableAttachOptions<S extends SchemaSpec = SchemaSpec> {
 /** Column arrays for {@link RecordTable.appendMany}: typed arrays of the storage type are copied in bulk. */
 export type ColumnsOf<S extends SchemaSpec> = { [K in keyof S]: ArrayLike<RowOf<S>[K]> | ArrayBufferView };
 
-/*
- * Concurrent append protocol.
- *
- * Header words (Int32): `reserved` = next free slot, `committed` = length.
- * Per row, an Int32 commit state in the segment:
- *      0  free (or reserved, not yet claimed)
- *      1  committed: fully written
- *      2  void: abandoned by a dead writer, zero-filled, never reused
- *   -pid  claimed: process `pid` is writing it
- *
- * Append of n rows:
- *  1. validate every value (nothing is written if one is bad);
- *  2. reserve [s, s+n) by compareExchange on `reserved` (never past capacity,
- *     so a full table changes nothing — an Atomics.add would overshoot and
- *     could not be undone safely with others reserving concurrently);
- *  3. claim: compareExchange state[s] 0 → -pid, then fill [s+1, s+n) with -pid.
- *     If the claim fails, a recoverer voided the slot while this writer was
- *     stalled: void the rest of the reservation and start again;
- *  4. write the data;
- *  5. commit: fill [s+1, s+n) with 1, then Atomics.store(state[s], 1) last;
- *  6. advance `committed` over every leading state that is 1 or 2 (any
- *     process may; compareExchange keeps it monotonic).
- * Readers see `committed`: every row below it was committed (1) or voided (2),
- * so no torn row is ever visible. The head is stored last and the prefix scan
- * reads it first, with Atomics, so the plain fills are ordered for free.
- *
- * A writer SIGKILLed mid-append leaves state[s] = -pid for ever. Whoever
- * advances `committed` and finds the same hole there for HOLE_CHECK_MS checks
- * whether pid is alive; if it is dead, it takes the slot over (compareExchange
- * to its own -pid, so a dying recoverer is recovered in turn), voids it and
- * every following slot in state 0 or -deadpid (zero data, then state 2) and
- * advances. A hole in state 0 (killed between steps 2 and 3, or stalled
- * there) is voided after ZERO_STALL_MS. Limits: all writers must share a PID
- * namespace, and a live but stopped writer (SIGSTOP) holds `committed` back.
- */
-const HOLE_CHECK_MS = 20;
-const ZERO_STALL_MS = 2000;
-const FREE = 0;
-const COMMITTED = 1;
-const VOID = 2;
+// The append protocol (reserve, claim, commit, recovery of dead writers)
+// lives in append.ts; this class validates, encodes and calls it.
 const I_RESERVED = OFF.reserved >> 2;
 const I_COMMITTED = OFF.committed >> 2;
+
+/** How a table's protocol learns whether a claimant is dead, and the time. */
+const PORTS = { dead: (claim: bigint) => provablyDead(unpack(claim)), now: () => performance.now() };
 
 const token = Symbol('RecordTable');
 
@@ -106,15 +73,10 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   readonly #seg: SharedMemory;
   readonly #plan: TableLayout;
   readonly #schema: Schema<S>;
-  readonly #h: Int32Array;
-  readonly #state: Int32Array;
+  readonly #log: AppendLog;
   readonly #codec: Codec;
-  readonly #pid = process.pid;
   #writable: boolean;
   #closed = false;
-  #holeSlot = -1;
-  #holeSince = 0;
-  #holeChecked = 0;
 
   /** @internal use {@link RecordTable.create} or {@link RecordTable.attach}. */
   constructor(key: typeof token, seg: SharedMemory, plan: TableLayout) {
@@ -123,11 +85,12 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     this.#plan = plan;
     this.#schema = plan.schema as Schema<S>;
     this.#writable = !seg.readonly;
-    this.#h = new Int32Array(seg.buffer, 0, OFF.schema >> 2);
-    this.#state = new Int32Array(seg.buffer, plan.stateOffset, plan.capacity);
+    const header = new Int32Array(seg.buffer, 0, OFF.schema >> 2);
+    const states = new BigInt64Array(seg.buffer, plan.stateOffset, plan.capacity);
+    this.#log = new AppendLog(header, I_RESERVED, I_COMMITTED, states, plan.capacity, claimWord(pack(selfWord(), self().ns)), PORTS);
     this.#codec = buildCodec(plan, seg.buffer, {
       reserve: (n) => this.#reserve(n),
-      commit: (s, n) => this.#commit(s, n),
+      commit: (s) => this.#log.commit(s),
     });
   }
 
@@ -182,7 +145,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
         );
       }
       const t = new RecordTable<S>(token, seg, options.schema ? { ...plan, schema: options.schema } : plan);
-      if (t.#writable) t.#advance(-1, -1);
+      if (t.#writable) t.#log.advance();
       return t;
     } catch (err) {
       if (options.own) seg.unregister();
@@ -198,9 +161,9 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    */
   get length(): number {
     if (this.#closed) return 0;
-    const c = Atomics.load(this.#h, I_COMMITTED);
-    if (!this.#writable || c === Atomics.load(this.#h, I_RESERVED)) return Math.min(c, this.#plan.capacity);
-    return Math.min(this.#advance(-1, -1), this.#plan.capacity);
+    const c = this.#log.committed;
+    if (!this.#writable || c === this.#log.reserved) return Math.min(c, this.#plan.capacity);
+    return Math.min(this.#log.advance(), this.#plan.capacity);
   }
   /** Rows the table can hold. */
   get capacity(): number {
@@ -272,6 +235,8 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   /**
    * Row `i` as an object typed from the schema.
    * @throws RangeError if `i` is not an index below `length`; `ERR_SHM_CLOSED`;
+   *   `ERR_SHM_VOID_ROW` if row `i` is void (its writer died before finishing
+   *   it: there is no row there; see {@link RecordTable.isVoid});
    *   `ERR_SHM_VALUE` if a category code in the row is outside its dictionary
    *   (only bytes written by something other than shmkit can do that)
    * @example
@@ -279,7 +244,10 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    */
   get(i: number): RowOf<S> {
     if (this.#closed) throw this.#closedError();
-    if (!((i >>> 0) === i && i < Atomics.load(this.#h, I_COMMITTED))) this.#checkIndex(i);
+    if (!((i >>> 0) === i && i < this.#log.committed)) this.#checkIndex(i);
+    if (this.#log.isVoid(i)) {
+      throw new ShmError('ERR_SHM_VOID_ROW', `row ${i} of table '${this.#seg.name}' is void: its writer died before finishing it, so there is no row there (skip it: t.isVoid(i), t.validity())`);
+    }
     return this.#codec.read(i) as RowOf<S>;
   }
 
@@ -337,15 +305,34 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   }
 
   /**
-   * Whether row `i` was voided: reserved by a writer that died before
-   * committing it, then zero-filled by recovery. Its values are zeros.
+   * Whether row `i` is void: a writer reserved it and died (process killed,
+   * worker thread terminated) before finishing it, and recovery marked it.
+   * A void row is missing, not a row of zeros: `get(i)` throws
+   * `ERR_SHM_VOID_ROW`, {@link RecordTable.validity} has 0 for it, and
+   * Python's `read_table` masks it. Its bytes in `column()` views are
+   * unspecified.
+   * @throws RangeError if `i` is not an index below `length`; `ERR_SHM_CLOSED`
    * @example
    * for (let i = 0; i < t.length; i++) if (!t.isVoid(i)) use(t.get(i));
    */
   isVoid(i: number): boolean {
     if (this.#closed) throw this.#closedError();
     this.#checkIndex(i);
-    return Atomics.load(this.#state, i) === VOID;
+    return this.#log.isVoid(i);
+  }
+
+  /**
+   * The validity mask of rows `[0, length)` as a new Uint8Array: 1 for a
+   * row, 0 for a void one. Use it with `column()` views, whose void rows hold
+   * unspecified bytes.
+   * @throws `ERR_SHM_CLOSED`
+   * @example
+   * const price = t.column('price'), ok = t.validity();
+   * let sum = 0; for (let i = 0; i < price.length; i++) if (ok[i]) sum += price[i];
+   */
+  validity(): Uint8Array {
+    if (this.#closed) throw this.#closedError();
+    return this.#log.validity(this.length);
   }
 
   /** Unmaps this process's view (see {@link SharedMemory.close}). Idempotent. */
@@ -391,18 +378,20 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
         throw rowError(err, j);
       }
     }
-    const s = this.#reserve(n);
-    let j = 0;
-    try {
-      for (; j < n; j++) codec.put(s + j, rows[j]);
-    } catch (err) {
-      // Only a row that changed between the two passes (a getter, a Proxy) gets here.
-      this.#voidOwn(s + j, s + n);
-      this.#commit(s, j);
-      throw rowError(err, j);
+    for (;;) {
+      const s = this.#reserve(n);
+      let j = 0;
+      try {
+        for (; j < n; j++) codec.put(s + j, rows[j]);
+      } catch (err) {
+        // Only a row that changed between the two passes (a getter, a Proxy)
+        // gets here: the whole batch becomes void, none of it is visible.
+        this.#log.abandon(s);
+        throw rowError(err, j);
+      }
+      if (this.#log.commit(s)) return s;
+      // Recovery voided the batch (this writer was judged dead): write it again.
     }
-    this.#commit(s, n);
-    return s;
   }
 
   #appendColumns(cols: Record<string, unknown>): number {
@@ -445,127 +434,39 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
         }
       }
     }
-    const s = this.#reserve(n);
     const cols_ = this.#plan.layout === 'columns';
-    try {
-      for (const { f, k, src, bulk } of plans) {
-        if (bulk && cols_) {
-          const Ctor = storageArray(f);
-          const dst = new Ctor(this.#seg.buffer, this.#plan.offsets[k]! + s * f.size, n) as unknown as { set(a: ArrayLike<unknown>): void };
-          dst.set(src.length === n ? src : (src as unknown as Uint8Array).subarray(0, n));
-          continue;
+    for (;;) {
+      const s = this.#reserve(n);
+      try {
+        for (const { f, k, src, bulk } of plans) {
+          if (bulk && cols_) {
+            const Ctor = storageArray(f);
+            const dst = new Ctor(this.#seg.buffer, this.#plan.offsets[k]! + s * f.size, n) as unknown as { set(a: ArrayLike<unknown>): void };
+            dst.set(src.length === n ? src : (src as unknown as Uint8Array).subarray(0, n));
+            continue;
+          }
+          const cv = this.#codec.cv[k]!;
+          const st = this.#codec.st[k]!;
+          if (bulk) for (let j = 0; j < n; j++) st(s + j, src[j]);
+          else for (let j = 0; j < n; j++) st(s + j, cv(src[j]));
         }
-        const cv = this.#codec.cv[k]!;
-        const st = this.#codec.st[k]!;
-        if (bulk) for (let j = 0; j < n; j++) st(s + j, src[j]);
-        else for (let j = 0; j < n; j++) st(s + j, cv(src[j]));
+      } catch (err) {
+        this.#log.abandon(s);
+        throw err;
       }
-    } catch (err) {
-      this.#voidOwn(s, s + n);
-      this.#advance(-1, -1);
-      throw err;
+      if (this.#log.commit(s)) return s;
     }
-    this.#commit(s, n);
-    return s;
   }
 
-  /** Reserves n slots by compareExchange (never past capacity) and claims them for this process. */
+  /** Reserves and claims n rows (append.ts); throws ERR_SHM_TABLE_FULL, changing nothing, if they do not fit. */
   #reserve(n: number): number {
-    const h = this.#h;
-    const cap = this.#plan.capacity;
-    for (;;) {
-      const r = Atomics.load(h, I_RESERVED);
-      if (r + n > cap) {
-        throw new ShmError('ERR_SHM_TABLE_FULL', `table '${this.#seg.name}' is full: ${cap - r} of ${cap} rows free, ${n} needed`);
-      }
-      if (Atomics.compareExchange(h, I_RESERVED, r, r + n) !== r) continue;
-      const me = -this.#pid;
-      if (Atomics.compareExchange(this.#state, r, FREE, me) === FREE) {
-        if (n > 1) this.#state.fill(me, r + 1, r + n);
-        return r;
-      }
-      // A recoverer voided our head while we stalled after reserving: give the rest back as void too.
-      this.#voidOwn(r + 1, r + n);
-      this.#advance(-1, -1);
+    const s = this.#log.begin(n);
+    if (s < 0) {
+      const cap = this.#plan.capacity;
+      const r = this.#log.reserved;
+      throw new ShmError('ERR_SHM_TABLE_FULL', `table '${this.#seg.name}' is full: ${cap - r} of ${cap} rows free, ${n} needed`);
     }
-  }
-
-  /** Publishes [s, s+n): continuation states first, the head last (see the protocol above). */
-  #commit(s: number, n: number): void {
-    if (n <= 0) return;
-    if (n > 1) this.#state.fill(COMMITTED, s + 1, s + n);
-    Atomics.store(this.#state, s, COMMITTED);
-    this.#advance(s, s + n);
-  }
-
-  /** Voids slots of ours that are still free or claimed by us. */
-  #voidOwn(from: number, to: number): void {
-    const st = this.#state;
-    const me = -this.#pid;
-    for (let j = from; j < to; j++) {
-      const cur = Atomics.load(st, j);
-      if (cur !== me && (cur !== FREE || Atomics.compareExchange(st, j, FREE, me) !== FREE)) continue;
-      this.#codec.zero(j);
-      Atomics.store(st, j, VOID);
-    }
-  }
-
-  /**
-   * Moves `committed` forward over committed and void rows; returns it.
-   * [mine, mineEnd) are rows this process just committed (skipped without reading).
-   */
-  #advance(mine: number, mineEnd: number): number {
-    const h = this.#h;
-    const st = this.#state;
-    for (;;) {
-      const c = Atomics.load(h, I_COMMITTED);
-      const r = Math.min(Atomics.load(h, I_RESERVED), this.#plan.capacity);
-      let k = c;
-      while (k < r) {
-        if (k === mine) k = mineEnd;
-        else if (Atomics.load(st, k) > 0) k++;
-        else break;
-      }
-      if (k > c && Atomics.compareExchange(h, I_COMMITTED, c, k) !== c) continue;
-      if (k < r) this.#hole(k);
-      return k;
-    }
-  }
-
-  /** Seen a hole at slot k (below reserved): recover it if its writer is gone. */
-  #hole(k: number): void {
-    const now = Date.now();
-    if (k !== this.#holeSlot) {
-      this.#holeSlot = k;
-      this.#holeSince = now;
-      this.#holeChecked = now;
-      return;
-    }
-    if (now - this.#holeChecked < HOLE_CHECK_MS) return;
-    this.#holeChecked = now;
-    const s = Atomics.load(this.#state, k);
-    if (s < 0 ? !processAlive(-s) : s === FREE && now - this.#holeSince >= ZERO_STALL_MS) {
-      this.#recover(k, s);
-    }
-  }
-
-  /** Takes over slot k (state `dead`), voids it and the following slots in state 0 or `dead`. */
-  #recover(k: number, dead: number): void {
-    const st = this.#state;
-    const me = -this.#pid;
-    if (Atomics.compareExchange(st, k, dead, me) !== dead) return;
-    const r = Math.min(Atomics.load(this.#h, I_RESERVED), this.#plan.capacity);
-    let j = k + 1;
-    for (; j < r; j++) {
-      const cur = Atomics.load(st, j);
-      if (cur !== FREE && cur !== dead) break;
-      if (Atomics.compareExchange(st, j, cur, me) !== cur) break;
-    }
-    for (let i = k; i < j; i++) this.#codec.zero(i);
-    if (j > k + 1) st.fill(VOID, k + 1, j);
-    Atomics.store(st, k, VOID);
-    this.#holeSlot = -1;
-    this.#advance(-1, -1);
+    return s;
   }
 }
 

@@ -5,7 +5,7 @@
  * @internal
  */
 import { types } from 'node:util';
-import { ShmError, invalidType } from './errors';
+import { ShmError, invalidType } from '../errors';
 import type { TableLayout } from './header';
 import type { Field } from './schema';
 
@@ -25,13 +25,14 @@ export interface Codec {
   check(row: unknown): void;
   /** Validates and writes a row into slot i. */
   put(i: number, row: unknown): void;
-  /** Zero-fills slot i. */
-  zero(i: number): void;
 }
 
+/** The append protocol as the generated append() uses it (see append.ts). */
 export interface Engine {
+  /** Reserves and claims n rows; returns the first. */
   reserve(n: number): number;
-  commit(s: number, n: number): void;
+  /** Publishes the rows begun at s; false if they were voided meanwhile (write them again). */
+  commit(s: number): boolean;
 }
 
 export function valueError(field: Field, v: unknown, reason: string): ShmError {
@@ -176,18 +177,16 @@ export function buildCodec(plan: TableLayout, buffer: ArrayBuffer, engine: Engin
   });
   const key = (f: Field) => JSON.stringify(f.name);
   const all = (fn: (f: Field, k: number) => string, sep = '\n') => fields.map(fn).join(sep);
-  const zero =
-    layout === 'rows' ? `U8.fill(0, ${dataOffset} + i * ${rowSize}, ${dataOffset} + (i + 1) * ${rowSize});`
-    : all((f, k) => `U8.fill(0, ${offsets[k]} + i * ${f.size}, ${offsets[k]} + (i + 1) * ${f.size});`);
   src.push(
     `function append(row) {
       if (typeof row !== 'object' || row === null) notRow(row);
       ${all((f, k) => `const v${k} = row[${key(f)}];`)}
       ${all((_f, k) => `const x${k} = cv${k}(v${k});`)}
-      const i = E.reserve(1);
-      ${all((_f, k) => `st${k}(i, x${k});`)}
-      E.commit(i, 1);
-      return i;
+      for (;;) {
+        const i = E.reserve(1);
+        ${all((_f, k) => `st${k}(i, x${k});`)}
+        if (E.commit(i)) return i;
+      }
     }`,
     `function check(row) {
       if (typeof row !== 'object' || row === null) notRow(row);
@@ -198,8 +197,7 @@ export function buildCodec(plan: TableLayout, buffer: ArrayBuffer, engine: Engin
       ${all((_f, k) => `st${k}(i, x${k});`)}
     }`,
     `function read(i) { return { ${all((f, k) => `${key(f)}: ld${k}(i)`, ', ')} }; }`,
-    `function zero(i) { ${zero} }`,
-    `return { append, check, put, read, zero,
+    `return { append, check, put, read,
       cv: [${all((_f, k) => `cv${k}`, ', ')}], st: [${all((_f, k) => `st${k}`, ', ')}], ld: [${all((_f, k) => `ld${k}`, ', ')}] };`,
   );
   const names = Object.keys(env);

@@ -3,12 +3,14 @@
  * the table lives, written once at create, parsed and validated at attach.
  * @internal
  */
-import { ShmError } from './errors';
-import { TABLE_MAGIC } from './magic';
+import { ShmError } from '../errors';
+import { TABLE_MAGIC } from '../magic';
 import { schemaFromJSON, type Schema } from './schema';
 
 /** Format version this code writes and the only one it reads. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** Bytes of per-row state (see append.ts). */
+export const STATE_BYTES = 8;
 /** Most rows a table may hold: the slot counters are Int32 words (Atomics on them are cheap, no BigInt). */
 export const MAX_CAPACITY = 0x7fff_ffff;
 /** Largest header (schema JSON with a big category dictionary included). */
@@ -76,7 +78,7 @@ export function planLayout(schema: Schema, layout: 'columns' | 'rows', capacity:
   const worst = encodeSchema(schema, schema.fields.map(() => 2 ** 53 - 1));
   const headerLength = roundUp(OFF.schema + worst.length, ALIGN);
   const stateOffset = headerLength;
-  const dataOffset = roundUp(stateOffset + 4 * capacity, ALIGN);
+  const dataOffset = roundUp(stateOffset + STATE_BYTES * capacity, ALIGN);
   let end: number;
   if (layout === 'rows') {
     end = dataOffset + capacity * rowSize;
@@ -100,17 +102,17 @@ function encodeSchema(schema: Schema, offsets: number[]): Uint8Array {
 }
 
 /*
- * Header byte layout, format version 1. All integers little-endian.
+ * Header byte layout, format version 2 (version 1 had 4-byte row states). All integers little-endian.
  *
  *   offset  size  content
  *        0     8  magic "SHMKTBL\0" (written last, so a half-made table is not one)
- *        8     4  u32 format version (1)
+ *        8     4  u32 format version (2)
  *       12     4  u32 layout: 1 = 'columns', 2 = 'rows'
  *       16     4  u32 header length H: multiple of 64; no data area starts before it
  *       20     4  u32 schema JSON length J
  *       24     4  u32 capacity, in rows (≤ 2^31 - 1)
  *       28     4  u32 row size: sum of field sizes (numpy itemsize in 'rows' layout)
- *       32     8  u64 state offset: capacity × Int32 commit states (see table.ts)
+ *       32     8  u64 state offset: capacity × 8-byte row states (see append.ts), 8-aligned
  *       40     8  u64 data offset: 'rows' → record 0; 'columns' → first column
  *       48     8  u64 end: bytes the table uses (≤ segment size)
  *       56     8  zero
@@ -222,8 +224,8 @@ export function parseHeader(bytes: Uint8Array, segmentSize: number): TableLayout
   // Areas the table claims: [start, stop, what]. Each must sit inside
   // [headerLength, end) and none may overlap another.
   const areas: [number, number, string][] = [];
-  if (stateOffset % 4 !== 0) throw bad(`state offset ${stateOffset} is not 4-byte aligned`);
-  areas.push([stateOffset, stateOffset + 4 * capacity, 'commit states']);
+  if (stateOffset % 8 !== 0) throw bad(`state offset ${stateOffset} is not 8-byte aligned`);
+  areas.push([stateOffset, stateOffset + STATE_BYTES * capacity, 'row states']);
   if (layout === 'rows') {
     areas.push([dataOffset, dataOffset + capacity * rowSize, 'records']);
     const inRecord: [number, number, string][] = schema.fields.map((f, i) => [offsets[i]!, offsets[i]! + f.size, `field ${JSON.stringify(f.name)}`]);

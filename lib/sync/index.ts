@@ -1,0 +1,5 @@
+/** Cross-process synchronisation: futex wait/notify and a robust Mutex. */
+export { waitAsync, waitSync, notify } from './wait';
+export type { WaitResult } from './wait';
+export { Mutex } from './mutex';
+export type { LockOptions, LockResult } from './mutex';

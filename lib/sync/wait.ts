@@ -1,0 +1,112 @@
+/**
+ * Futex wait/notify on an Int32Array view of a segment, across processes.
+ *
+ * `Atomics.wait`/`notify` are emulated by V8 inside one process (and refuse
+ * buffers that are not SharedArrayBuffers); these go to the kernel's futex
+ * without the private flag, so every process mapping the segment shares the
+ * wait queue. `Atomics.load/store/add/compareExchange` on views of a segment
+ * already work across processes and are used as they are.
+ */
+import { binding } from '../binding';
+import { ShmError, checkInteger, invalidType, outOfRange } from '../errors';
+
+/** How a wait ended: woken, value already different, or out of time. */
+export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
+
+export function checkPlatform(): void {
+  if (process.platform !== 'linux') {
+    throw new ShmError('ERR_SHM_UNSUPPORTED_PLATFORM', 'cross-process wait/notify needs the Linux futex syscall');
+  }
+}
+
+/** Validates (i32, index); a detached view (closed segment) is ERR_SHM_CLOSED. */
+function checkWord(i32: unknown, index: unknown): number {
+  if (!(i32 instanceof Int32Array)) throw invalidType('i32', 'an Int32Array', i32);
+  if (i32.buffer.byteLength === 0) {
+    throw new ShmError('ERR_SHM_CLOSED', 'the Int32Array has no memory behind it: its segment is closed');
+  }
+  return checkInteger('index', index, 0, i32.length - 1);
+}
+
+function checkExpected(value: unknown): number {
+  // Atomics.wait compares int32s; accept uint32 spellings of the same bits.
+  return checkInteger('expected', value, -0x8000_0000, 0xffff_ffff) | 0;
+}
+
+/** Milliseconds, or -1 for "forever" as the addon wants it. */
+export function checkTimeout(what: string, value: unknown): number {
+  if (value === undefined || value === Infinity) return -1;
+  if (typeof value !== 'number') throw invalidType(what, 'a number of milliseconds', value);
+  if (!(value >= 0)) throw outOfRange(what, 'a non-negative number of milliseconds or Infinity', value);
+  return value;
+}
+
+/**
+ * Blocks this thread while `i32[index]` holds `expected`, until another
+ * process (or thread) calls {@link notify} on the same word or `timeoutMs`
+ * passes. Meant for child processes and worker threads; on the main thread it
+ * blocks the event loop. A wakeup says "look again", not "the value changed":
+ * re-check the word, as with any futex.
+ *
+ * @param timeoutMs milliseconds (fractions allowed); default: no limit
+ * @returns `'not-equal'` if the value already differed, `'ok'` when woken, `'timed-out'`
+ * @throws TypeError/RangeError on bad arguments; `ERR_SHM_CLOSED` if the view's segment is closed;
+ *   `ERR_SHM_UNSUPPORTED_PLATFORM` off Linux
+ * @example
+ * const i32 = new Int32Array(seg.buffer);
+ * while (Atomics.load(i32, 0) === 0) waitSync(i32, 0, 0, 1000);
+ */
+export function waitSync(i32: Int32Array, index: number, expected: number, timeoutMs?: number): WaitResult {
+  checkPlatform();
+  const i = checkWord(i32, index);
+  return binding.futexWait(i32, i, checkExpected(expected), checkTimeout('timeoutMs', timeoutMs));
+}
+
+/**
+ * Like {@link waitSync}, without blocking: the wait happens on a native
+ * thread of its own (not libuv's pool, so pending waits never delay `fs` or
+ * `dns` calls) and the promise settles on this thread. A pending wait keeps
+ * the process alive, as a pending timer or read does. If the view's segment is
+ * closed meanwhile, the wait goes on safely (it holds its own mapping of the
+ * page) until notified or timed out.
+ *
+ * A notify that does not change the value may be missed if it comes within
+ * microseconds of the call, before the native thread is asleep; change the
+ * word, then notify (the usual protocol), and nothing is missed.
+ *
+ * @returns a promise of `'ok' | 'not-equal' | 'timed-out'`; it rejects with
+ *   TypeError/RangeError on bad arguments, TypeError for a view that is not of
+ *   a shared writable segment (a readonly attach, an ordinary ArrayBuffer),
+ *   `ERR_SHM_CLOSED` for a closed segment
+ * @example
+ * const r = await waitAsync(i32, 0, 0, 5000);   // another process: Atomics.store(i32, 0, 1); notify(i32, 0)
+ */
+export function waitAsync(i32: Int32Array, index: number, expected: number, timeoutMs?: number): Promise<WaitResult> {
+  try {
+    checkPlatform();
+    const i = checkWord(i32, index);
+    const value = checkExpected(expected);
+    const ms = checkTimeout('timeoutMs', timeoutMs);
+    return binding.futexWaitAsync(i32, i, value, ms); // 'not-equal' at once if the value already differs
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * Wakes up to `count` waiters (default: all) sleeping on `i32[index]` in any
+ * process, whether in {@link waitSync} or {@link waitAsync}.
+ * @returns how many waiters were woken
+ * @throws TypeError/RangeError on bad arguments; `ERR_SHM_CLOSED` if the view's segment is closed
+ * @example
+ * Atomics.store(i32, 0, 1);
+ * notify(i32, 0);
+ */
+export function notify(i32: Int32Array, index: number, count: number = Infinity): number {
+  checkPlatform();
+  const i = checkWord(i32, index);
+  if (count !== Infinity) checkInteger('count', count, 0, Number.MAX_SAFE_INTEGER);
+  if (count === 0) return 0; // FUTEX_WAKE with 0 would still wake one
+  return binding.futexWake(i32, i, count === Infinity || count > 0x7fff_ffff ? -1 : count);
+}
+

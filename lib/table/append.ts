@@ -1,0 +1,235 @@
+/**
+ * The concurrent append protocol of record tables, over typed arrays only:
+ * no segment, no system calls. Whether a writer is dead and what time it is
+ * come in through {@link AppendPorts}, so the protocol can be driven and
+ * checked alone (see model/append.pml, checked with spin).
+ * @internal
+ */
+
+/*
+ * Shared words. The header has two Int32 counters:
+ *   reserved   next free slot; moved only by compareExchange, never past capacity
+ *   committed  the table's length: every slot below it is COMMITTED or VOID,
+ *              and it only moves forward (compareExchange)
+ * and every slot (row) has one 64-bit state word:
+ *   0          FREE       not reserved yet, or reserved and not yet marked
+ *   1          COMMITTED  the row is complete
+ *   2          VOID       no row here: its writer died (or gave up) before
+ *                         committing; its bytes are unspecified and every
+ *                         reader shows it as missing
+ *   4 | m<<32  RUN        the second slot of a batch of m + 1 rows: it and
+ *                         the m - 1 slots after it end as the head did
+ *   claim      low half has bit 31 set: the head of a batch that a writer
+ *              is writing; the word is the writer's packed identity
+ *              (identity.ts): tid, start-time fingerprint, pid namespace
+ *
+ * A writer appending n rows:
+ *   1. reserve [s, s+n): compareExchange reserved r -> r + n (a full table
+ *      changes nothing);
+ *   2. mark: if n > 1, compareExchange state[s+1] FREE -> RUN(n-1);
+ *   3. claim: compareExchange state[s] FREE -> its claim word;
+ *      if 2 or 3 fails, recovery voided the head while the writer stalled
+ *      between 1 and 3: it voids the rest of its reservation that is still
+ *      FREE and starts again at 1 (the RUN, if marked, follows the void head);
+ *   4. write the data of [s, s+n);
+ *   5. commit: compareExchange state[s] claim -> COMMITTED. This is the one
+ *      decision point of the batch: if it fails, recovery judged the writer
+ *      dead and voided the head — the batch is void as a whole (the RUN
+ *      follows the head) and the writer writes it again from 1;
+ *   6. advance.
+ * Advance (anyone, any time): from committed, step over COMMITTED and VOID;
+ * at a RUN at slot k (whose head k - 1 is final, being below k in the scan
+ * or below committed), store the head's fate into slots k+1 .. k+m-1, then
+ * compareExchange slot k RUN -> fate (a resolver that dies midway leaves the
+ * RUN for the next one; all resolvers write the same values); then move
+ * committed forward by compareExchange. Nothing below committed changes
+ * again, so a reader that loaded committed sees only finished rows.
+ *
+ * Recovery, at the first slot k that advance cannot step over (a hole), once
+ * it has been seen there for a while:
+ *   - a claim whose writer is provably dead (HOLE_CHECK_MS between checks):
+ *     compareExchange claim -> VOID;
+ *   - FREE for ZERO_STALL_MS with no change (a writer died, or stalled, between
+ *     1 and 3): compareExchange FREE -> VOID on k and on each following slot
+ *     while FREE. A live writer whose reservation was voided this way finds
+ *     out at 2 or 3 and starts again, so no row is lost.
+ * A live writer that is stopped (SIGSTOP) holds committed back until it runs.
+ */
+
+export const FREE = 0;
+export const COMMITTED = 1;
+export const VOID = 2;
+export const RUN = 4;
+/** Bit 31 of a state's low half: a claim. */
+const CLAIM_BIT = 0x8000_0000;
+const COMMITTED_64 = BigInt(COMMITTED);
+const VOID_64 = BigInt(VOID);
+
+/** How often a hole's claimant is checked for death. */
+export const HOLE_CHECK_MS = 20;
+/** How long a hole may stay FREE (reserved, never claimed) before it is voided. */
+export const ZERO_STALL_MS = 2000;
+
+/** Index of a state's low half in an Int32Array over the states. */
+const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+const HI = 1 - LO;
+
+/** What the protocol needs from outside. */
+export interface AppendPorts {
+  /** Whether the writer whose claim word this is provably no longer runs. */
+  dead(claim: bigint): boolean;
+  /** Milliseconds from a monotonic clock. */
+  now(): number;
+}
+
+/** The claim word of a writer whose packed identity (low half tid + fingerprint, high half namespace) is `id`. */
+export function claimWord(id: bigint): bigint {
+  return BigInt.asIntN(64, id | BigInt(CLAIM_BIT));
+}
+
+function runWord(m: number): bigint {
+  return (BigInt(m) << 32n) | BigInt(RUN);
+}
+
+/** One writer's (or reader's) handle on a table's counters and row states. */
+export class AppendLog {
+  readonly #h: Int32Array;
+  readonly #iReserved: number;
+  readonly #iCommitted: number;
+  readonly #st: BigInt64Array;
+  readonly #w: Int32Array;
+  readonly #cap: number;
+  readonly #me: bigint;
+  readonly #ports: AppendPorts;
+  #holeSlot = -1;
+  #holeWord = 0n;
+  #holeSince = 0;
+  #holeChecked = 0;
+
+  /**
+   * @param header Int32 words holding `reserved` at `iReserved` and `committed` at `iCommitted`
+   * @param states one 64-bit state per slot, `capacity` of them
+   * @param me this writer's claim word ({@link claimWord})
+   */
+  constructor(header: Int32Array, iReserved: number, iCommitted: number, states: BigInt64Array, capacity: number, me: bigint, ports: AppendPorts) {
+    this.#h = header;
+    this.#iReserved = iReserved;
+    this.#iCommitted = iCommitted;
+    this.#st = states;
+    this.#w = new Int32Array(states.buffer, states.byteOffset, states.length * 2);
+    this.#cap = capacity;
+    this.#me = me;
+    this.#ports = ports;
+  }
+
+  /** Slots reserved so far (not all written yet). */
+  get reserved(): number {
+    return Math.min(Atomics.load(this.#h, this.#iReserved), this.#cap);
+  }
+
+  /** The published length, without advancing it. */
+  get committed(): number {
+    return Atomics.load(this.#h, this.#iCommitted);
+  }
+
+  /** Steps 1–3: reserves and claims [s, s+n); returns s, or -1 if n rows do not fit (nothing changed). */
+  begin(n: number): number {
+    const h = this.#h;
+    for (;;) {
+      const r = Atomics.load(h, this.#iReserved);
+      if (r + n > this.#cap) return -1;
+      if (Atomics.compareExchange(h, this.#iReserved, r, r + n) !== r) continue;
+      if (n > 1 && Atomics.compareExchange(this.#st, r + 1, 0n, runWord(n - 1)) !== 0n) {
+        this.#voidFree(r + 2, r + n); // the head went with slot r+1: give the rest back
+      } else if (Atomics.compareExchange(this.#st, r, 0n, this.#me) === 0n) {
+        return r;
+      }
+      this.advance();
+    }
+  }
+
+  /** Step 5–6: publishes [s, s+n) begun by {@link begin}; false if recovery voided it first (write it again). */
+  commit(s: number): boolean {
+    const ok = Atomics.compareExchange(this.#st, s, this.#me, COMMITTED_64) === this.#me;
+    this.advance();
+    return ok;
+  }
+
+  /** Gives up [s, s+n) begun by {@link begin} (a value failed mid-write): the batch becomes void. */
+  abandon(s: number): void {
+    Atomics.compareExchange(this.#st, s, this.#me, VOID_64);
+    this.advance();
+  }
+
+  /** Moves committed forward as far as it can, recovering a dead writer's hole when due; returns it. */
+  advance(): number {
+    const h = this.#h;
+    const w = this.#w;
+    for (;;) {
+      const c = Atomics.load(h, this.#iCommitted);
+      const r = Math.min(Atomics.load(h, this.#iReserved), this.#cap);
+      let k = c;
+      while (k < r) {
+        const v = Atomics.load(w, 2 * k + LO);
+        if (v === COMMITTED || v === VOID) k++;
+        else if (v === RUN) k = this.#resolveRun(k);
+        else break;
+      }
+      if (k > c && Atomics.compareExchange(h, this.#iCommitted, c, k) !== c) continue;
+      if (k < r && this.#hole(k, r)) continue;
+      return k;
+    }
+  }
+
+  /** Whether slot i (below committed) is void. */
+  isVoid(i: number): boolean {
+    return Atomics.load(this.#w, 2 * i + LO) === VOID;
+  }
+
+  /** 1 for each committed row in [0, n), 0 for each void one. */
+  validity(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    const w = this.#w;
+    for (let i = 0; i < n; i++) out[i] = w[2 * i + LO] === COMMITTED ? 1 : 0;
+    return out;
+  }
+
+  /** Resolves the RUN at slot k from its head at k - 1; returns the slot after the run. */
+  #resolveRun(k: number): number {
+    const w = this.#w;
+    const fate = Atomics.load(w, 2 * (k - 1) + LO);
+    const m = Atomics.load(w, 2 * k + HI);
+    for (let j = k + 1; j < k + m; j++) w[2 * j + LO] = fate; // FREE slots only this run's resolvers write
+    Atomics.compareExchange(this.#st, k, runWord(m), BigInt(fate));
+    return k + m;
+  }
+
+  /** Sets FREE slots of [from, to) to VOID. */
+  #voidFree(from: number, to: number): void {
+    for (let j = from; j < to; j++) Atomics.compareExchange(this.#st, j, 0n, VOID_64);
+  }
+
+  /** A hole at slot k (below reserved r): recovers it when due; true if it changed anything. */
+  #hole(k: number, r: number): boolean {
+    const now = this.#ports.now();
+    const word = Atomics.load(this.#st, k);
+    if (k !== this.#holeSlot || word !== this.#holeWord) {
+      this.#holeSlot = k;
+      this.#holeWord = word;
+      this.#holeSince = now;
+      this.#holeChecked = now;
+      return false;
+    }
+    if (now - this.#holeChecked < HOLE_CHECK_MS) return false;
+    this.#holeChecked = now;
+    if (word === 0n) {
+      if (now - this.#holeSince < ZERO_STALL_MS) return false;
+      for (let j = k; j < r; j++) if (Atomics.compareExchange(this.#st, j, 0n, VOID_64) !== 0n) break;
+      return true;
+    }
+    if ((Atomics.load(this.#w, 2 * k + LO) & CLAIM_BIT) === 0) return true; // finished meanwhile: step on
+    if (!this.#ports.dead(word)) return false;
+    Atomics.compareExchange(this.#st, k, word, VOID_64);
+    return true;
+  }
+}
