@@ -6,6 +6,7 @@ import { fork, spawn, type ChildProcess, type ForkOptions, type SpawnOptions } f
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 export const ROOT = path.resolve(__dirname, '..');
 export const FIXTURES = path.join(__dirname, 'fixtures');
@@ -150,4 +151,30 @@ export async function orphanSegment(prefix: string): Promise<{ name: string; pid
     child.kill('SIGKILL'); // also if something above failed: never leave it stopped
     await exited(child);
   }
+}
+
+/**
+ * A worker thread running test/fixtures/<role>.ts (TypeScript through tsx),
+ * with `data` as its workerData.
+ */
+export function tsWorker(role: string, data: unknown): Worker {
+  const file = path.join(FIXTURES, `${role}.ts`);
+  return new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, workerData: data });
+}
+
+/** The next message a worker posts (rejects if it errors or exits first). */
+export function workerMessage<T = unknown>(w: Worker): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const off = () => {
+      w.off('message', onMessage);
+      w.off('error', onError);
+      w.off('exit', onExit);
+    };
+    const onMessage = (m: T) => (off(), resolve(m));
+    const onError = (e: Error) => (off(), reject(e));
+    const onExit = (code: number) => (off(), reject(new Error(`worker exited (${code}) before posting`)));
+    w.on('message', onMessage);
+    w.on('error', onError);
+    w.on('exit', onExit);
+  });
 }

@@ -64,6 +64,7 @@ export const RUN = 4;
 const CLAIM_BIT = 0x8000_0000;
 const COMMITTED_64 = BigInt(COMMITTED);
 const VOID_64 = BigInt(VOID);
+const RUN_64 = BigInt(RUN);
 
 /** How often a hole's claimant is checked for death. */
 export const HOLE_CHECK_MS = 20;
@@ -88,7 +89,7 @@ export function claimWord(id: bigint): bigint {
 }
 
 function runWord(m: number): bigint {
-  return (BigInt(m) << 32n) | BigInt(RUN);
+  return (BigInt(m) << 32n) | RUN_64;
 }
 
 /** One writer's (or reader's) handle on a table's counters and row states. */
@@ -139,7 +140,11 @@ export class AppendLog {
       const r = Atomics.load(h, this.#iReserved);
       if (r + n > this.#cap) return -1;
       if (Atomics.compareExchange(h, this.#iReserved, r, r + n) !== r) continue;
-      if (n > 1 && Atomics.compareExchange(this.#st, r + 1, 0n, runWord(n - 1)) !== 0n) {
+      // No JavaScript function is called from here to the claim: a worker's
+      // terminate() takes effect only at a function entry or a loop edge, so
+      // it cannot leave this reservation unclaimed (a SIGKILL can: that is
+      // the ZERO_STALL_MS case).
+      if (n > 1 && Atomics.compareExchange(this.#st, r + 1, 0n, (BigInt(n - 1) << 32n) | RUN_64) !== 0n) {
         this.#voidFree(r + 2, r + n); // the head went with slot r+1: give the rest back
       } else if (Atomics.compareExchange(this.#st, r, 0n, this.#me) === 0n) {
         return r;
