@@ -131,12 +131,17 @@ function localDead(id: Identity): boolean {
   }
 }
 
-/** The last (innermost namespace) id of a status file's NSpid line. */
-function innermostId(statusPath: string): number | undefined {
+/**
+ * The last (innermost namespace) id of a status file's NSpid line; with
+ * `nestedOnly`, undefined for a task that has a single id (it lives in the
+ * namespace /proc belongs to).
+ */
+function innermostId(statusPath: string, nestedOnly = false): number | undefined {
   try {
     const line = /^NSpid:\s*(.*)$/m.exec(fs.readFileSync(statusPath, 'latin1'))?.[1];
     const ids = line?.trim().split(/\s+/);
-    return ids === undefined ? undefined : Number(ids[ids.length - 1]);
+    if (ids === undefined || (nestedOnly && ids.length < 2)) return undefined;
+    return Number(ids[ids.length - 1]);
   } catch {
     return undefined;
   }
@@ -159,7 +164,11 @@ function foreignDead(id: Identity): boolean {
     if (!/^\d+$/.test(p)) continue;
     const ns = nsInode(`/proc/${p}/ns/pid`);
     if (ns === undefined) {
-      if (fs.existsSync(`/proc/${p}`)) return false; // one we may not inspect could be it
+      // Gone meanwhile, or one we may not inspect (no CAP_SYS_PTRACE): its
+      // status still tells its ids, one per namespace from ours inwards. A
+      // process with only one lives in /proc's own namespace, not the
+      // owner's; one whose innermost id is the owner's could be it.
+      if (innermostId(`/proc/${p}/status`, true) === id.tid) return false;
       continue;
     }
     if (ns !== id.ns) continue;
