@@ -66,9 +66,9 @@ inspectors.set('table', (name) => {
     `table:    ${d.layout} layout, ${d.length} of ${d.capacity} rows`,
     `schema:   ${d.schema.map((f, i) => `${printable(f.name)} ${types[i]}`).join(', ')}`,
     `first ${d.rows.length} row${d.rows.length === 1 ? '' : 's'}:`,
-    columns(['#', ...names.map(printable)], d.rows.map((r, i) => [String(i), ...names.map((n) => cell(r[n]))]), [true, ...numeric]).trimEnd(),
+    columns(['#', ...names.map(printable)], d.rows.map((r, i) => [String(i), ...names.map((n) => (r === null ? '(void)' : cell(r[n])))]), [true, ...numeric]).trimEnd(),
   ];
-  const json = { table: { layout: d.layout, length: d.length, capacity: d.capacity, schema: d.schema, rows: d.rows.map((r) => Object.fromEntries(names.map((n) => [n, r[n] instanceof Date || typeof r[n] === 'bigint' ? cell(r[n]) : r[n]]))) } };
+  const json = { table: { layout: d.layout, length: d.length, capacity: d.capacity, schema: d.schema, rows: d.rows.map((r) => (r === null ? null : Object.fromEntries(names.map((n) => [n, r[n] instanceof Date || typeof r[n] === 'bigint' ? cell(r[n]) : r[n]])))) } };
   return { json, text };
 });
 

@@ -401,6 +401,21 @@ describe('shmkit inspect on a table', () => {
     return { code, out, err };
   }
 
+  it('shows a void row as (void), and as null in --json', () => {
+    const t = RecordTable.create(defineSchema({ a: 'float64', b: 'int32' }), { name: fresh(), capacity: 10 });
+    t.append({ a: 1, b: 1 });
+    let reads = 0;
+    const fickle = { a: 2, get b() { return ++reads === 1 ? 2 : 2 ** 40; } };
+    expect(codeOf(() => t.appendMany([fickle]))).toBe('ERR_SHM_VALUE');
+    t.append({ a: 3, b: 3 });
+    const lines = run('inspect', t.name).out.split('\n');
+    const head = lines.findIndex((l) => /^#\s+a\s+b$/.test(l));
+    expect(lines.slice(head + 1, head + 4).map((l) => l.trim().split(/\s+/))).toEqual([['0', '1', '1'], ['1', '(void)', '(void)'], ['2', '3', '3']]);
+    expect(JSON.parse(run('inspect', t.name, '--json').out).table.rows).toEqual([{ a: 1, b: 1 }, null, { a: 3, b: 3 }]);
+    t.close();
+    t.unlink();
+  });
+
   it('shows the schema, length/capacity and the first rows as an aligned table', () => {
     const t = RecordTable.create(defineSchema({ id: 'int64', price: 'float64', sym: 'utf8[4]', v: { category: ['x', 'y'] } }), { name: fresh(), capacity: 50 });
     for (let i = 0; i < 12; i++) t.append({ id: BigInt(i * 100), price: i / 4, sym: `s${i}`, v: i % 2 ? 'y' : 'x' });

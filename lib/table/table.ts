@@ -487,8 +487,8 @@ export interface TableDescription {
   schema: { name: string; type: string; categories?: string[] }[];
   length: number;
   capacity: number;
-  /** The first rows, at most `options.rows`. */
-  rows: Record<string, unknown>[];
+  /** The first rows, at most `options.rows`; null for a void row (see {@link RecordTable.isVoid}). */
+  rows: (Record<string, unknown> | null)[];
 }
 
 /**
@@ -502,8 +502,8 @@ export function describeTable(name: string, options: { rows?: number } = {}): Ta
   const t = RecordTable.attach(name, { readonly: true });
   try {
     const length = t.length;
-    const rows: Record<string, unknown>[] = [];
-    for (let i = 0; i < Math.min(want, length); i++) rows.push(t.get(i) as Record<string, unknown>);
+    const rows: (Record<string, unknown> | null)[] = [];
+    for (let i = 0; i < Math.min(want, length); i++) rows.push(t.isVoid(i) ? null : (t.get(i) as Record<string, unknown>));
     return { name: t.name, layout: t.layout, schema: t.schema.toJSON(), length, capacity: t.capacity, rows };
   } finally {
     t.close();
