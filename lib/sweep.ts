@@ -18,9 +18,10 @@ export interface SweepOptions {
 /**
  * Unlinks every segment (under `prefix`) whose owner tag names a process that
  * provably no longer runs: no such pid, a zombie, or a newer process reusing
- * the pid (start times differ). Never touches segments without an owner tag —
- * unowned, handed off with `unregister()`, or made by other programs — nor
- * those of owners in another pid namespace. Returns the names it removed,
+ * the pid (start times differ); an owner in another pid namespace only when
+ * that is provable from here (see `provablyDead` in identity.ts). Never
+ * touches segments without an owner tag — unowned, handed off with
+ * `unregister()`, or made by other programs. Returns the names it removed,
  * sorted.
  *
  * @throws TypeError if `prefix` is not a string; `ERR_SHM_UNSUPPORTED_PLATFORM` without /dev/shm
