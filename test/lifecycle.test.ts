@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { SharedMemory } from '../lib/segment';
 import { sweep } from '../lib/sweep';
 import { ownerOf } from '../lib/ownership';
+import { TRACKER_PATH } from '../lib/binding';
 import {
   exited,
   forkFixture,
@@ -469,3 +472,115 @@ describe('the tracker', () => {
   });
 });
 
+describe('a tracker replacement', () => {
+  interface Made {
+    kept: string[];
+    handedOff: string[];
+    unlinked: string[];
+    slowestMs: number;
+  }
+  /** An owner whose main thread and worker thread create on request (test/fixtures/lifecycle-busy.ts). */
+  const startBusy = async (prefix: string) => {
+    const child = forkFixture('lifecycle-busy', [prefix]);
+    children.push(child);
+    await nextMessage(child);
+    return child;
+  };
+  const ask = <T>(child: ChildProcess, message: object) => {
+    child.send(message);
+    return nextMessage<T>(child);
+  };
+  const create = (child: ChildProcess, label: string, count: number, pauseMs = 0) =>
+    ask<Made>(child, { cmd: 'create', label, count, pauseMs });
+  const replaying = (pid: number) => /pipe_write/.test(watcherWchan(pid) ?? '');
+
+  it('does not keep the main thread or a worker from creating while it is stuck telling the new tracker everything', async () => {
+    const prefix = fresh('held');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkit-held-'));
+    const hold = path.join(dir, 'hold');
+    // A tracker that does not start reading its pipe while `hold` exists.
+    const held = path.join(dir, 'tracker.sh');
+    fs.writeFileSync(held, `#!/bin/sh\nwhile [ -e '${hold}' ]; do sleep 0.02; done\nexec '${TRACKER_PATH}'\n`, { mode: 0o755 });
+    try {
+      const child = await startBusy(prefix);
+      // Over 1 MiB of registrations, more than a tracker's pipe holds: the
+      // replay to a held tracker blocks until it is let go.
+      await ask(child, { cmd: 'fake', path: held, count: 6000 });
+      const before = await create(child, 'before', 3);
+      const old = trackerOf(child.pid!)!;
+      fs.writeFileSync(hold, '');
+      process.kill(old, 'SIGKILL');
+      await waitFor(() => replaying(child.pid!), 'the watcher to block replaying to the held tracker', 5000);
+      const during = await Promise.race([
+        create(child, 'during', 5),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the creates waited for the replay')), 5000)),
+      ]);
+      expect(replaying(child.pid!)).toBe(true); // they did not wait for it: it is still stuck
+      expect(during.kept).toHaveLength(6);
+      fs.rmSync(hold);
+      await replaced(child.pid!, old, 5000);
+      child.kill('SIGKILL');
+      await exited(child);
+      // The lines queued during the replay reached the new tracker.
+      await allGone([...before.kept, ...during.kept], 'segments made before and during the replacement to be removed');
+      expect(during.handedOff.filter((n) => !exists(n))).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true }); // lets a held tracker go, should the test fail
+    }
+  });
+
+  it('loses and reorders nothing two threads register, unlink and hand off while the tracker is killed again and again', async () => {
+    const prefix = fresh('churn');
+    const child = await startBusy(prefix);
+    const pid = child.pid!;
+    const stop = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shmkit-churn-')), 'stop');
+    try {
+      // Both threads create without end (a few per ms) until `stop` exists.
+      const made = ask<Made>(child, { cmd: 'create', label: 'churn', count: 0, pauseMs: 0.1, until: stop });
+      let last = 0;
+      for (let kills = 0; kills < 10; ) {
+        const now = trackerOf(pid);
+        if (now !== undefined && now !== last) {
+          process.kill(now, 'SIGKILL'); // installed, or still being told everything
+          kills++;
+          last = now;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // The last replacement, too, happens while both threads create.
+      await replaced(pid, last);
+      fs.writeFileSync(stop, '');
+      const r = await made;
+      expect(r.kept.length).toBeGreaterThan(50);
+      child.kill('SIGKILL');
+      await exited(child);
+      await allGone(r.kept, 'every segment still owned to be removed');
+      // A hand-off or unlink replayed before the register it follows would show here.
+      expect(r.handedOff.filter((n) => !exists(n))).toEqual([]);
+      expect(r.unlinked.filter(exists)).toEqual([]);
+    } finally {
+      fs.rmSync(path.dirname(stop), { recursive: true, force: true });
+    }
+  });
+
+  it('is retried while the owner has no descriptor to spare, and succeeds once it has', async () => {
+    const [child, r] = await startOwner(fresh('nofile'), 3);
+    const soft = /^Max open files\s+(\d+)/m.exec(fs.readFileSync(`/proc/${r.pid}/limits`, 'latin1'))![1]!;
+    const limit = (n: string) => execFileSync('prlimit', ['--pid', String(r.pid), `--nofile=${n}:`]);
+    limit('1'); // no new descriptor at all: its lowest free one is above 0
+    try {
+      process.kill(r.trackerPid!, 'SIGKILL');
+      await waitFor(() => processGone(r.trackerPid!), 'the tracker to die', 2000);
+      // Meanwhile attempts fail for want of a pipe (10, 20, 40, 80, 160 ms apart).
+      await new Promise((res) => setTimeout(res, 300));
+      expect(trackerOf(r.pid)).toBeUndefined();
+      expect(watcherWchan(r.pid)).toBeDefined(); // the watcher did not give up
+    } finally {
+      limit(soft);
+    }
+    await replaced(r.pid, r.trackerPid!, 3000);
+    child.kill('SIGKILL');
+    await exited(child);
+    await allGone(r.names, 'segments of an owner whose tracker was replaced after a failed start to be removed');
+  });
+});
