@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { SharedMemory } from '../lib/segment';
 import { sweep } from '../lib/sweep';
-import { ownerOf } from '../lib/ownership';
-import { TRACKER_PATH } from '../lib/binding';
+import { ownerOf, trackerPid } from '../lib/ownership';
+import { binding, TRACKER_PATH } from '../lib/binding';
 import {
   exited,
   forkFixture,
@@ -469,6 +469,16 @@ describe('the tracker', () => {
     child.kill('SIGKILL');
     await exited(child);
     await allGone(again.names, 'all three segments to be removed by the replacement tracker');
+  });
+
+  it('is replaced by startTracker(restart) without the old one removing what it was told', async () => {
+    const seg = SharedMemory.create({ name: `${fresh('restart')}-0`, size: 4096 });
+    const old = trackerPid()!;
+    expect(binding.startTracker(TRACKER_PATH, true).pid).not.toBe(old);
+    await waitFor(() => processGone(old), 'the old tracker to end', 2000);
+    expect(exists(seg.name)).toBe(true);
+    seg.close();
+    seg.unlink();
   });
 });
 
