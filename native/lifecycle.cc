@@ -370,12 +370,14 @@ static void* WatcherMain(void*) {
     close(pidfd);
     lock.lock();
     g_watched = 0;
-    if (r < 0) {
+    if (g_generation != generation) continue;  // replaced meanwhile by startTracker or a writer
+    // A failed poll says nothing of the tracker: watch it again, unless a
+    // writer has met EPIPE meanwhile and left the replacement to us.
+    if (r < 0 && !g_replacing) {
       backoff.Wait(lock);
       continue;
     }
     backoff.Reset();
-    if (g_generation != generation) continue;  // replaced meanwhile by startTracker or a writer
     Replace(lock, generation);
   }
   g_no_pidfd = true;
