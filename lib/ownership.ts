@@ -215,9 +215,11 @@ function escapeName(name: string): string {
 /**
  * Sends one message to the tracker, starting it on first use. The write is
  * synchronous and a whole line (< PIPE_BUF) at once, so a register is in the
- * pipe before create() returns, whatever happens to this process next. The
- * addon keeps the set of registered names for the whole process (every
- * thread) and replays it to any tracker it starts in place of a dead one.
+ * pipe before create() returns, whatever happens to this process next —
+ * except while the watcher thread replaces a killed tracker: then the line is
+ * queued, and the new tracker gets it before it takes over. The addon keeps
+ * the set of registered names for the whole process (every thread) and
+ * replays it to any tracker it starts in place of a dead one.
  * Never throws: create() has already made the segment, and losing the
  * tracker only weakens cleanup (the exit hook and sweep() remain).
  */

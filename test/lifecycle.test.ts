@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { SharedMemory } from '../lib/segment';
 import { sweep } from '../lib/sweep';
-import { ownerOf } from '../lib/ownership';
+import { ownerOf, trackerPid } from '../lib/ownership';
+import { binding, TRACKER_PATH } from '../lib/binding';
 import {
   exited,
   forkFixture,
@@ -55,18 +58,21 @@ afterEach(() => {
 
 const exists = (name: string) => fs.existsSync(`/dev/shm/${name}`);
 
-/** Whether process `pid`'s tracker watcher thread is asleep in poll(), i.e. idle. */
-function watcherPolling(pid: number): boolean {
+/** Where process `pid`'s tracker watcher thread sleeps (its wchan), or undefined if it has none. */
+function watcherWchan(pid: number): string | undefined {
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
       if (fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim() !== 'shmkit-watch') continue;
-      return /poll/.test(fs.readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'latin1'));
+      return fs.readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'latin1');
     } catch {
       continue; // a thread that just ended
     }
   }
-  return false;
+  return undefined;
 }
+
+/** Whether process `pid`'s tracker watcher thread is asleep in poll(), i.e. idle. */
+const watcherPolling = (pid: number) => /poll/.test(watcherWchan(pid) ?? '');
 
 /** Pid of the live `shmkit-tracker` child of process `ppid`, if it has one. */
 function trackerOf(ppid: number): number | undefined {
@@ -92,6 +98,19 @@ async function startOwner(prefix: string, count = 1, mode = 'owned', opts = {}):
   expect(report.names).toHaveLength(count);
   for (const n of report.names) expect(exists(n)).toBe(true);
   return [child, report];
+}
+
+/**
+ * Waits until owner `pid` has a tracker other than `old` in service and its
+ * watcher is back asleep in poll(): only then has the replacement been told
+ * every owned name (it is installed after that, and the watcher polls only
+ * an installed tracker).
+ */
+function replaced(pid: number, old: number, timeoutMs = 2000): Promise<number> {
+  return waitFor(() => {
+    const now = trackerOf(pid) ?? 0;
+    return now > 0 && now !== old && watcherPolling(pid);
+  }, `a replacement for tracker ${old}, told every owned name`, timeoutMs);
 }
 
 /** Waits (back-off polling, at most 2 s) until none of `names` exists; returns the time taken. */
@@ -398,7 +417,7 @@ describe('owner records, list() and sweep()', () => {
 });
 
 describe('the tracker', () => {
-  it('is shared by worker threads, and after it is replaced each thread re-sends what it owns', async () => {
+  it('is shared by worker threads, and its replacement is told what every thread owns', async () => {
     const prefix = fresh('threads');
     const child = forkFixture('lifecycle-threads', [prefix]);
     children.push(child);
@@ -412,31 +431,23 @@ describe('the tracker', () => {
     expect(second.trackerPid).toBe(first.trackerPid); // one tracker per process
     process.kill(first.trackerPid, 'SIGKILL');
     await waitFor(() => processGone(first.trackerPid), 'the tracker to die', 2000);
-    // The watcher thread (or, if it has not yet, the worker's next register,
-    // meeting EPIPE) starts a new tracker; the main thread then finds a newer
-    // generation and re-sends its own segment.
-    const third = await step('worker');
-    expect(third.trackerPid).not.toBe(first.trackerPid);
+    // Both threads register while the watcher may still be replacing it
+    // (their lines then wait for the new tracker), or after.
+    await step('worker');
     const fourth = await step('main');
-    expect(fourth.trackerPid).toBe(third.trackerPid);
     expect(fourth.names).toHaveLength(4);
+    await replaced(child.pid!, first.trackerPid);
     child.kill('SIGKILL');
     await exited(child);
     await allGone(fourth.names, 'segments of both threads to be removed by the new tracker');
   });
-
 
   it('is replaced at once when killed, so an owner SIGKILLed right after still has its segments removed', async () => {
     const [child, r] = await startOwner(fresh('watch'), 3);
     process.kill(r.trackerPid!, 'SIGKILL');
     // The owner does nothing from here on: no register meets EPIPE. Its
     // watcher thread alone must notice the death and start a replacement.
-    // Replaced, and re-registered: the watcher has gone back to sleep in poll()
-    // (it re-registers between the start and that, so a new pid alone is too early).
-    await waitFor(() => {
-      const replacement = trackerOf(r.pid) ?? 0;
-      return replacement > 0 && replacement !== r.trackerPid && watcherPolling(r.pid);
-    }, 'a replacement tracker child of the idle owner, told every owned name', 2000);
+    await replaced(r.pid, r.trackerPid!);
     expect(processGone(r.trackerPid!)).toBe(true);
     expect(fs.existsSync(`/proc/${r.trackerPid}`)).toBe(false); // and the dead one was reaped, not left a zombie
     child.kill('SIGKILL');
@@ -448,14 +459,138 @@ describe('the tracker', () => {
     const [child, r] = await startOwner(fresh('respawn'), 2);
     process.kill(r.trackerPid!, 'SIGKILL');
     await waitFor(() => processGone(r.trackerPid!), 'the tracker to die', 2000);
-    // The watcher, or else the next register (meeting EPIPE), starts a new tracker and re-registers all.
+    // A register now meets the replacement in flight (and is queued for it),
+    // or EPIPE (and hands the replacement to the watcher), or the new tracker.
     child.send('more');
     const again = await nextMessage<Report>(child);
     expect(again.names).toHaveLength(3);
-    expect(again.trackerPid).toBeGreaterThan(0);
     expect(again.trackerPid).not.toBe(r.trackerPid);
+    await replaced(r.pid, r.trackerPid!);
     child.kill('SIGKILL');
     await exited(child);
     await allGone(again.names, 'all three segments to be removed by the replacement tracker');
+  });
+
+  it('is replaced by startTracker(restart) without the old one removing what it was told', async () => {
+    const seg = SharedMemory.create({ name: `${fresh('restart')}-0`, size: 4096 });
+    const old = trackerPid()!;
+    expect(binding.startTracker(TRACKER_PATH, true).pid).not.toBe(old);
+    await waitFor(() => processGone(old), 'the old tracker to end', 2000);
+    expect(exists(seg.name)).toBe(true);
+    seg.close();
+    seg.unlink();
+  });
+});
+
+describe('a tracker replacement', () => {
+  interface Made {
+    kept: string[];
+    handedOff: string[];
+    unlinked: string[];
+    slowestMs: number;
+  }
+  /** An owner whose main thread and worker thread create on request (test/fixtures/lifecycle-busy.ts). */
+  const startBusy = async (prefix: string) => {
+    const child = forkFixture('lifecycle-busy', [prefix]);
+    children.push(child);
+    await nextMessage(child);
+    return child;
+  };
+  const ask = <T>(child: ChildProcess, message: object) => {
+    child.send(message);
+    return nextMessage<T>(child);
+  };
+  const create = (child: ChildProcess, label: string, count: number, pauseMs = 0) =>
+    ask<Made>(child, { cmd: 'create', label, count, pauseMs });
+  const replaying = (pid: number) => /pipe_write/.test(watcherWchan(pid) ?? '');
+
+  it('does not keep the main thread or a worker from creating while it is stuck telling the new tracker everything', async () => {
+    const prefix = fresh('held');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkit-held-'));
+    const hold = path.join(dir, 'hold');
+    // A tracker that does not start reading its pipe while `hold` exists.
+    const held = path.join(dir, 'tracker.sh');
+    fs.writeFileSync(held, `#!/bin/sh\nwhile [ -e '${hold}' ]; do sleep 0.02; done\nexec '${TRACKER_PATH}'\n`, { mode: 0o755 });
+    try {
+      const child = await startBusy(prefix);
+      // Over 1 MiB of registrations, more than a tracker's pipe holds: the
+      // replay to a held tracker blocks until it is let go.
+      await ask(child, { cmd: 'fake', path: held, count: 6000 });
+      const before = await create(child, 'before', 3);
+      const old = trackerOf(child.pid!)!;
+      fs.writeFileSync(hold, '');
+      process.kill(old, 'SIGKILL');
+      await waitFor(() => replaying(child.pid!), 'the watcher to block replaying to the held tracker', 5000);
+      const during = await Promise.race([
+        create(child, 'during', 5),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the creates waited for the replay')), 5000)),
+      ]);
+      expect(replaying(child.pid!)).toBe(true); // they did not wait for it: it is still stuck
+      expect(during.kept).toHaveLength(6);
+      fs.rmSync(hold);
+      await replaced(child.pid!, old, 5000);
+      child.kill('SIGKILL');
+      await exited(child);
+      // The lines queued during the replay reached the new tracker.
+      await allGone([...before.kept, ...during.kept], 'segments made before and during the replacement to be removed');
+      expect(during.handedOff.filter((n) => !exists(n))).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true }); // lets a held tracker go, should the test fail
+    }
+  });
+
+  it('loses and reorders nothing two threads register, unlink and hand off while the tracker is killed again and again', async () => {
+    const prefix = fresh('churn');
+    const child = await startBusy(prefix);
+    const pid = child.pid!;
+    const stop = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shmkit-churn-')), 'stop');
+    try {
+      // Both threads create without end (a few per ms) until `stop` exists.
+      const made = ask<Made>(child, { cmd: 'create', label: 'churn', count: 0, pauseMs: 0.1, until: stop });
+      let last = 0;
+      for (let kills = 0; kills < 10; ) {
+        const now = trackerOf(pid);
+        if (now !== undefined && now !== last) {
+          process.kill(now, 'SIGKILL'); // installed, or still being told everything
+          kills++;
+          last = now;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // The last replacement, too, happens while both threads create.
+      await replaced(pid, last);
+      fs.writeFileSync(stop, '');
+      const r = await made;
+      expect(r.kept.length).toBeGreaterThan(50);
+      child.kill('SIGKILL');
+      await exited(child);
+      await allGone(r.kept, 'every segment still owned to be removed');
+      // A hand-off or unlink replayed before the register it follows would show here.
+      expect(r.handedOff.filter((n) => !exists(n))).toEqual([]);
+      expect(r.unlinked.filter(exists)).toEqual([]);
+    } finally {
+      fs.rmSync(path.dirname(stop), { recursive: true, force: true });
+    }
+  });
+
+  it('is retried while the owner has no descriptor to spare, and succeeds once it has', async () => {
+    const [child, r] = await startOwner(fresh('nofile'), 3);
+    const soft = /^Max open files\s+(\d+)/m.exec(fs.readFileSync(`/proc/${r.pid}/limits`, 'latin1'))![1]!;
+    const limit = (n: string) => execFileSync('prlimit', ['--pid', String(r.pid), `--nofile=${n}:`]);
+    limit('1'); // no new descriptor at all: its lowest free one is above 0
+    try {
+      process.kill(r.trackerPid!, 'SIGKILL');
+      await waitFor(() => processGone(r.trackerPid!), 'the tracker to die', 2000);
+      // Meanwhile attempts fail for want of a pipe (10, 20, 40, 80, 160 ms apart).
+      await new Promise((res) => setTimeout(res, 300));
+      expect(trackerOf(r.pid)).toBeUndefined();
+      expect(watcherWchan(r.pid)).toBeDefined(); // the watcher did not give up
+    } finally {
+      limit(soft);
+    }
+    await replaced(r.pid, r.trackerPid!, 3000);
+    child.kill('SIGKILL');
+    await exited(child);
+    await allGone(r.names, 'segments of an owner whose tracker was replaced after a failed start to be removed');
   });
 });
