@@ -6,6 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { SharedMemory } from '../lib/segment';
 import { sweep } from '../lib/sweep';
 import { ownerOf, trackerPid } from '../lib/ownership';
+import { INIT_PID_NS } from '../lib/identity';
 import { binding, TRACKER_PATH } from '../lib/binding';
 import {
   exited,
@@ -310,7 +311,7 @@ describe('owner records, list() and sweep()', () => {
     fs.rmSync(`/dev/shm/${prefix}-raw`);
   });
 
-  it('judges owner records by pid, start time and pid namespace, and only provably dead ones get swept', async () => {
+  it('judges owner records by pid, start time and pid namespace (a child namespace looked into, an empty one dead from the initial one), and only provably dead ones get swept', async () => {
     const prefix = fresh('tags');
     const ns = Number(/\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))![1]);
     const startOf = (pid: number) => {
@@ -325,12 +326,29 @@ describe('owner records, list() and sweep()', () => {
     const zombie = Number(await new Promise<string>((r) => py.stdout!.once('data', (d) => r(String(d)))));
     await waitFor(() => processGone(zombie), 'the python child to become a zombie');
     const me = startOf(process.pid);
+    // A live owner in a child pid namespace, where it is pid 1.
+    const boxed = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', 'sleep', '60'], { stdio: 'ignore' });
+    children.push(boxed);
+    let inner = 0;
+    await waitFor(() => {
+      try {
+        inner = Number(fs.readFileSync(`/proc/${boxed.pid}/task/${boxed.pid}/children`, 'latin1').trim().split(' ')[0]);
+        return inner > 0 && /sleep/.test(fs.readFileSync(`/proc/${inner}/comm`, 'latin1'));
+      } catch {
+        return false;
+      }
+    }, 'the boxed sleep to start');
+    const boxedNs = Number(/\[(\d+)\]/.exec(fs.readlinkSync(`/proc/${inner}/ns/pid`))![1]);
+    // A namespace nobody lives in: dead when seen from the initial namespace, which sees them all.
+    const emptyIsDead = ns === INIT_PID_NS;
     const cases: [string, string, { alive: boolean; foreign: boolean } | undefined][] = [
       ['live', `shmkit1 ${process.pid} ${me} ${ns}`, { alive: true, foreign: false }],
       ['reused-pid', `shmkit1 ${process.pid} ${me + 1} ${ns}`, { alive: false, foreign: false }],
       ['no-such-pid', `shmkit1 999999999 1 ${ns}`, { alive: false, foreign: false }],
       ['zombie', `shmkit1 ${zombie} ${startOf(zombie)} ${ns}`, { alive: false, foreign: false }],
-      ['other-namespace', `shmkit1 999999999 1 ${ns + 1}`, { alive: true, foreign: true }],
+      ['other-namespace', `shmkit1 1 ${startOf(inner)} ${boxedNs}`, { alive: true, foreign: true }],
+      ['other-namespace-reused', `shmkit1 1 ${startOf(inner) + 1} ${boxedNs}`, { alive: false, foreign: true }],
+      ['empty-namespace', `shmkit1 1 1 ${ns + 1}`, { alive: !emptyIsDead, foreign: true }],
       ['malformed', 'hello', undefined],
     ];
     for (const [label, value] of cases) {
@@ -343,8 +361,10 @@ describe('owner records, list() and sweep()', () => {
       if (expected === undefined) expect(owner, label).toBeUndefined();
       else expect(owner, label).toMatchObject(expected);
     }
-    expect(sweep({ prefix })).toEqual([`${prefix}-no-such-pid`, `${prefix}-reused-pid`, `${prefix}-zombie`]);
-    expect(shmEntries(prefix).sort()).toEqual([`${prefix}-live`, `${prefix}-malformed`, `${prefix}-other-namespace`]);
+    const swept = [...(emptyIsDead ? ['empty-namespace'] : []), 'no-such-pid', 'other-namespace-reused', 'reused-pid', 'zombie'];
+    expect(sweep({ prefix })).toEqual(swept.map((l) => `${prefix}-${l}`).sort());
+    const kept = ['live', 'malformed', 'other-namespace', ...(emptyIsDead ? [] : ['empty-namespace'])];
+    expect(shmEntries(prefix).sort()).toEqual(kept.map((l) => `${prefix}-${l}`).sort());
   });
 
   /** Flocks on inode `ino` in /proc/locks: how many are held and how many processes wait. */
