@@ -8,7 +8,7 @@
           "sources": ["native/addon.cc", "native/errors.cc", "native/segment.cc", "native/lifecycle.cc", "native/futex.cc", "native/guard.cc"]
         }],
         ["OS=='linux'", {
-          "libraries": ["-lrt"]
+          "libraries": ["-lrt", "-ldl"]
         }],
         ["OS=='mac'", {
           "xcode_settings": {

@@ -64,6 +64,7 @@
 
 #if defined(__linux__) && defined(__x86_64__)
 #define SHMKIT_GUARD 1
+#include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -287,7 +288,8 @@ bool DecodePureStore(const uint8_t* ip, const greg_t* r, Store* out) {
       case 0x88: width = 1; break;
       case 0x89: width = w ? 8 : p66 ? 2 : 4; break;
       case 0xC6: width = 1; imm = 1; reg_must_be_0 = true; break;
-      case 0xC7: width = w ? 8 : p66 ? 2 : 4; imm = p66 ? 2 : 4; reg_must_be_0 = true; break;
+      // REX.W outranks 66: MOV r/m64, imm32 even with a 66 prefix.
+      case 0xC7: width = w ? 8 : p66 ? 2 : 4; imm = (p66 && !w) ? 2 : 4; reg_must_be_0 = true; break;
       default: return false;
     }
     p += 1;
@@ -519,6 +521,10 @@ void Chain(const struct sigaction& prev, int sig, siginfo_t* info, void* ctx) {
   }
   sigset_t old;
   pthread_sigmask(SIG_BLOCK, &prev.sa_mask, &old);
+  // SAFETY: prev is what sigaction reported for this very signal before ours
+  // was installed: a live handler of this process (the addon is never
+  // unloaded while its handlers are installed), called with the arguments the
+  // kernel gave us, under at least the mask it asked for.
   if (prev.sa_flags & SA_SIGINFO) {
     prev.sa_sigaction(sig, info, ctx);
   } else {
@@ -527,6 +533,10 @@ void Chain(const struct sigaction& prev, int sig, siginfo_t* info, void* ctx) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
+// SAFETY (both handlers): info and ctx are the siginfo_t and ucontext_t the
+// kernel passed for this signal on this thread's stack; what is changed in
+// ctx (RIP, RCX/RSI/RDI, EFLAGS, the signal mask) takes effect when the
+// handler returns, and only in the ways way 1-3 above describe.
 void OnSegv(int sig, siginfo_t* info, void* ctx) {
   int saved_errno = errno;
   bool handled = info->si_code == SEGV_ACCERR &&
@@ -595,6 +605,13 @@ int Install(const char** failed_call) {
     int e = errno;
     sigaction(SIGTRAP, &g_prev_trap, nullptr);
     return e;
+  }
+  // The handlers now point into this library: keep it loaded for good.
+  // Node may dlclose an addon when the last environment that loaded it (a
+  // worker thread) ends, and a SIGSEGV would then jump into unmapped code.
+  Dl_info self;
+  if (dladdr(reinterpret_cast<void*>(&OnSegv), &self) != 0 && self.dli_fname != nullptr) {
+    dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);  // the handle is never closed
   }
   g_installed = true;
   return 0;
