@@ -195,9 +195,12 @@ void TestStrings() {
 // --- the decoder: each skipped store resumes at the next instruction -------
 
 // Runs `insn` (one store through %rdi = view + 256) with sentinels in other
-// registers, then checks they are intact and that the marker after `insn` ran.
+// registers, then checks they are intact, that the marker after `insn` ran,
+// and that the guard skipped the store as a plain store (way 1).
 #define STORE_CASE(label, insn)                                                              \
   do {                                                                                       \
+    /* before the register variables: a call may clobber r8 */                               \
+    uint64_t skipped = shmkit::GuardReadCounters().stores_skipped;                           \
     uint64_t marker = 0, rsi = 0x1111, rdx = 0x222;                                         \
     register uint64_t r8 asm("r8") = 0x8888;                                                 \
     register uint64_t r12 asm("r12") = 0xcccc;                                               \
@@ -208,6 +211,8 @@ void TestStrings() {
                      : "memory", "xmm0", "rax");                                             \
     bool ok = marker == 0x600d && rsi == 0x1111 && rdx == 0x222 && r8 == 0x8888 && r12 == 0xcccc; \
     Check(ok, label);                                                                        \
+    /* decoded and skipped (way 1), not merely survived through way 3 */                     \
+    if (shmkit::GuardReadCounters().stores_skipped != skipped + 1) Check(false, "skipped: " label); \
     cases++;                                                                                 \
   } while (0)
 
@@ -222,6 +227,9 @@ void TestDecoder() {
   STORE_CASE("mov m64, r64 (REX.W)", "movq %%rsi, -8(%%rdi)");
   STORE_CASE("mov m64, r8 (REX.R)", "movq %[r8], 16(%%rdi)");
   STORE_CASE("mov m8, imm8 SIB", "movb $7, 3(%%rdi,%%rdx,1)");
+  // 66 with REX.W: REX.W wins, so the immediate is 32 bits, not 16 (decoded
+  // as 16, the last two bytes would run as `inc esi`).
+  STORE_CASE("mov m64, imm32 with a redundant 66", ".byte 0x66, 0x48, 0xc7, 0x07, 0x78, 0x56, 0xff, 0xc6");
   STORE_CASE("mov m32, r32 SIB scale 8 index r12", "movl %%esi, -0x66658(%%rdi,%[r12],8)");
   STORE_CASE("mov m32 with a CS override", ".byte 0x2e\n\tmovl %%esi, (%%rdi)");
   STORE_CASE("movups", "movups %%xmm0, 32(%%rdi)");
