@@ -38,14 +38,22 @@
 // faults again once the page is back). One spinlock guards the tables; it is
 // only taken in the handlers and in register/unregister, never across user
 // code, and no handler allocates: the tables are a fixed array and a range
-// array grown with mmap outside the handlers.
+// array grown with mmap outside the handlers. For that one instruction the
+// other threads of this process see the copy, and their writes to that page
+// land in it and go with it; no other process ever sees it. The single step
+// must reach us even where the interrupted code blocks SIGTRAP (a blocked
+// trap kills), so the saved signal mask unblocks it for that instruction.
+// GuardUnregister waits until no page of its range is swapped, so munmap
+// never races a restore.
 //
 // Faults outside registered views (V8's WebAssembly bounds traps, real
 // crashes) go to the handler that was installed before ours, exactly as the
 // kernel would have delivered them: SA_SIGINFO or plain, with its mask; a
 // default (or ignored) disposition is restored and the fault re-occurs or the
 // signal is re-sent, so the process dies as it would have. SIGTRAPs that are
-// not our single steps are chained the same way.
+// not our single steps are chained the same way. Once installed the
+// handlers point into this library, so it pins itself (RTLD_NODELETE): Node
+// may unload an addon when the last worker thread that loaded it ends.
 //
 // Cost: way 1 and 2 are one signal; way 3 is two signals and four mm
 // syscalls. Stray writes are bugs, so this only has to be correct and not
@@ -118,7 +126,7 @@ constexpr int kMaxFailures = 1000;
 
 // Guarded by g_lock.
 std::atomic<int> g_lock{0};
-Range* g_ranges = nullptr;  // mmapped, never malloced: see Register
+Range* g_ranges = nullptr;  // mmapped, never malloced: see GuardRegister
 size_t g_count = 0;
 size_t g_cap = 0;
 Swap g_swaps[kMaxSwaps];
@@ -150,6 +158,8 @@ pid_t Tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
 // With g_lock held: the registered range holding `addr`, if any.
 bool FindRange(uintptr_t addr, Range* out) {
+  // SAFETY: g_ranges holds g_cap >= g_count entries and cannot change while
+  // the lock is held.
   for (size_t i = 0; i < g_count; i++) {
     if (addr >= g_ranges[i].start && addr < g_ranges[i].end) {
       *out = g_ranges[i];
@@ -164,6 +174,7 @@ bool FindRange(uintptr_t addr, Range* out) {
 uint64_t Gpr(const greg_t* r, int n) {
   static const int kIndex[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
                                  REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
+  // SAFETY: n & 15 indexes kIndex; every REG_* value indexes gregs (NGREG entries).
   return static_cast<uint64_t>(r[kIndex[n & 15]]);
 }
 
@@ -636,6 +647,7 @@ int GuardRegister(void* addr, size_t len, const char** failed_call) {
   for (;;) {
     Lock();
     if (g_count < g_cap) {
+      // SAFETY: g_count < g_cap, the array's size; the lock is held.
       g_ranges[g_count++] = Range{start, start + len};
       Unlock();
       g_registered.fetch_add(1);
@@ -677,6 +689,7 @@ void GuardUnregister(void* addr, size_t len) {
   if (g_registered.load() == 0) return;
   uintptr_t start = reinterpret_cast<uintptr_t>(addr), end = start + len;
   Lock();
+  // SAFETY: as in FindRange; the last entry moves into the freed one.
   for (size_t i = 0; i < g_count; i++) {
     if (g_ranges[i].start != start || g_ranges[i].end != end) continue;
     g_ranges[i] = g_ranges[--g_count];
