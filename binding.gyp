@@ -5,10 +5,10 @@
       "sources": [],
       "conditions": [
         ["OS!='win'", {
-          "sources": ["native/addon.cc", "native/errors.cc", "native/segment.cc", "native/lifecycle.cc", "native/futex.cc"]
+          "sources": ["native/addon.cc", "native/errors.cc", "native/segment.cc", "native/lifecycle.cc", "native/futex.cc", "native/guard.cc"]
         }],
         ["OS=='linux'", {
-          "libraries": ["-lrt"]
+          "libraries": ["-lrt", "-ldl"]
         }],
         ["OS=='mac'", {
           "xcode_settings": {

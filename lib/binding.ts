@@ -17,7 +17,11 @@ export interface Binding {
   unlink(name: string): void;
   /** posix_fallocate(fd, 0, size): size set and every page reserved. */
   reserve(fd: number, size: number, name: string): void;
-  /** mmap the whole object; readonly gives a private copy-on-write view. */
+  /**
+   * mmap the whole object. readonly: MAP_SHARED + PROT_READ under the guard
+   * of native/guard.cc where it exists (x86-64 Linux), else a private
+   * copy-on-write view.
+   */
   map(fd: number, size: number, readonly: boolean, name: string): ArrayBuffer;
   /** Detach, then munmap; false if the buffer was not a live mapping. */
   unmap(buffer: ArrayBuffer): boolean;
@@ -30,6 +34,8 @@ export interface Binding {
   futexWake(i32: Int32Array, index: number, count: number): number;
   /** futexWait on a native thread of its own; the promise settles on the JS thread. */
   futexWaitAsync(i32: Int32Array, index: number, expected: number, ms: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
+  /** What the readonly-view guard (native/guard.cc) has done in this process; for tests and diagnostics. */
+  guardStats(): GuardStats;
   /** Writes one line to this process's tracker, starting or replacing it as needed (a new tracker is told every registered name). */
   trackerWrite(path: string, line: string): void;
   /** Starts the tracker if none runs, or replaces it (`restart`). */
@@ -46,6 +52,32 @@ export interface Binding {
   lockFd(fd: number, wait: boolean): boolean;
   /** flock(fd, LOCK_UN). */
   unlockFd(fd: number): void;
+}
+
+/** Counters of the readonly-view guard; see native/guard.h. */
+export interface GuardStats {
+  /** This build guards readonly views (x86-64 Linux). */
+  supported: boolean;
+  /** The handlers are installed (at the first readonly attach). */
+  installed: boolean;
+  /** Readonly views registered now. */
+  ranges: number;
+  /** Pages swapped for a one-instruction private copy right now. */
+  swappedNow: number;
+  /** Plain stores skipped. */
+  storesSkipped: number;
+  /** REP STOS/MOVS instructions skipped in part or whole. */
+  stringsSkipped: number;
+  /** Pages swapped for one instruction (Atomics and other read-modify-writes). */
+  pagesSwapped: number;
+  /** Faults on a page another thread had swapped: the instruction ran again. */
+  retries: number;
+  /** mmap/mremap calls that failed during a swap (retried). */
+  failures: number;
+  /** SIGSEGVs that were not ours, handed to the previous handler. */
+  chainedSegv: number;
+  /** SIGTRAPs that were not ours, handed on. */
+  chainedTrap: number;
 }
 
 function load(): Binding {

@@ -43,7 +43,16 @@ export interface CreateOptions {
 
 /** Options of {@link SharedMemory.attach}. */
 export interface AttachOptions {
-  /** Map a private copy-on-write view: writes stay in this process. Default false. */
+  /**
+   * Map the segment read-only: nothing done through this view ever changes
+   * it for anyone. On x86-64 Linux the view is the shared pages themselves,
+   * so it follows every later write by others, and a write through it is
+   * discarded without crashing (an `Atomics` read-modify-write returns the
+   * value it found); futex waits and notifies work on it. Elsewhere it is a
+   * private copy-on-write view: a page written through it becomes this
+   * process's own copy and stops following the writers. README, "Readonly
+   * attaches", says exactly what happens. Default false.
+   */
   readonly?: boolean;
   /** Adopt the segment: this process unlinks it when it ends. Default false. */
   own?: boolean;
@@ -247,7 +256,7 @@ export class SharedMemory implements Disposable {
   get buffer(): ArrayBuffer {
     return this.#buffer;
   }
-  /** True for a `readonly` attach: writes stay private to this process. */
+  /** True for a `readonly` attach: writes through `buffer` never reach the segment. */
   get readonly(): boolean {
     return this.#readonly;
   }

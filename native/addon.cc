@@ -6,11 +6,32 @@
 #include "errors.h"
 #include "lifecycle.h"
 #include "futex.h"
+#include "guard.h"
 #include "segment.h"
 
 namespace shmkit {
 
 AddonData* GetAddonData(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
+
+// guardStats(): what the readonly-view guard (guard.cc) has done, for tests.
+static Napi::Value GuardStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GuardCounters c = GuardReadCounters();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("supported", c.supported);
+  o.Set("installed", c.installed);
+  auto num = [&](const char* key, uint64_t v) { o.Set(key, static_cast<double>(v)); };
+  num("ranges", c.ranges);
+  num("swappedNow", c.swapped_now);
+  num("storesSkipped", c.stores_skipped);
+  num("stringsSkipped", c.strings_skipped);
+  num("pagesSwapped", c.pages_swapped);
+  num("retries", c.retries);
+  num("failures", c.failures);
+  num("chainedSegv", c.chained_segv);
+  num("chainedTrap", c.chained_trap);
+  return o;
+}
 
 }  // namespace shmkit
 
@@ -20,6 +41,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   shmkit::InitSegment(env, exports);
   shmkit::InitLifecycle(env, exports);
   shmkit::InitFutex(env, exports);
+  exports.Set("guardStats", Napi::Function::New(env, shmkit::GuardStats, "guardStats"));
   return exports;
 }
 

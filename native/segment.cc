@@ -15,6 +15,7 @@
 #include "addon_data.h"
 #include "args.h"
 #include "errors.h"
+#include "guard.h"
 
 namespace shmkit {
 
@@ -34,6 +35,9 @@ struct Mapping {
       auto it = map->find(addr);
       if (it != map->end() && it->second == this) map->erase(it);
     }
+    // A readonly view leaves the guard first; this waits out a stray write
+    // in flight on it. A no-op for other mappings.
+    GuardUnregister(addr, length);
     // SAFETY: addr/length are exactly what mmap returned and the range has not
     // been unmapped (unmapped was false). No JS view can reach it afterwards:
     // the ArrayBuffer is detached (close) or already collected (finalizer).
@@ -106,9 +110,12 @@ static Napi::Value Reserve(const Napi::CallbackInfo& info) {
 }
 
 // map(fd, size, readonly, name) -> ArrayBuffer over the mapping.
-// A read-only attach is a private copy-on-write mapping of a descriptor opened
-// O_RDONLY: a write from JavaScript touches a private copy of the page, never
-// the shared bytes, and cannot fault the process.
+// A read-only attach maps a descriptor opened O_RDONLY. Where the guard
+// exists (x86-64 Linux, see guard.cc) it is MAP_SHARED and PROT_READ: the
+// view is the shared pages themselves, and a stray write from JavaScript is
+// discarded by the guard. Elsewhere it is a private copy-on-write mapping: a
+// write lands in a private copy of its page, which stops following the
+// writers. Neither ever reaches the shared bytes or faults the process.
 static Napi::Value Map(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd, size;
@@ -120,11 +127,24 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "size must be positive").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  int flags = readonly ? (MAP_PRIVATE | MAP_NORESERVE) : MAP_SHARED;
-  void* addr = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, flags, static_cast<int>(fd), 0);
+  bool guarded = readonly && GuardSupported();
+  int prot = guarded ? PROT_READ : PROT_READ | PROT_WRITE;
+  int flags = readonly && !guarded ? (MAP_PRIVATE | MAP_NORESERVE) : MAP_SHARED;
+  void* addr = mmap(nullptr, static_cast<size_t>(size), prot, flags, static_cast<int>(fd), 0);
   if (addr == MAP_FAILED) {
     ThrowErrno(env, errno, "mmap", name);
     return env.Undefined();
+  }
+  if (guarded) {
+    // Before any JavaScript can see the range.
+    const char* call = "";
+    int e = GuardRegister(addr, static_cast<size_t>(size), &call);
+    if (e != 0) {
+      // SAFETY: exactly what mmap returned just above; nothing else has it.
+      munmap(addr, static_cast<size_t>(size));
+      ThrowErrno(env, e, call, name);
+      return env.Undefined();
+    }
   }
   AddonData* data = GetAddonData(env);
   auto* m = new Mapping{addr, static_cast<size_t>(size), false, data->live};
