@@ -123,8 +123,9 @@ interface Closable {
 
 /**
  * Attaches what a handle names, in a worker. Inputs are mapped read-only
- * (copy-on-write: a worker's stray write stays private to it, and a table
- * input refuses append/set); outputs are mapped read-write. Nothing here
+ * (a worker's stray write never reaches others — see SharedMemory.attach's
+ * `readonly` — and a table input refuses append/set); outputs are mapped
+ * read-write. Nothing here
  * ever unlinks. The table module is loaded only when a table handle arrives.
  */
 export function attach(wire: Wire, role: 'input' | 'output', opened: Closable[]): unknown {

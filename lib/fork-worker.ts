@@ -24,8 +24,8 @@ let defined = false;
 /**
  * Makes this process a forkMap worker: `fn` runs once per chunk and its
  * return value (small, structured-cloneable) goes back to the parent. Inputs
- * and outputs are attached once, when the worker starts; raw-segment inputs
- * are mapped copy-on-write, so a worker never changes them for others.
+ * and outputs are attached once, when the worker starts; inputs are mapped
+ * read-only, so a worker never changes them for others.
  * Workers never unlink anything they were given.
  *
  * @throws ShmError ERR_SHM_WORKER when this process was not started by

@@ -39,7 +39,7 @@ export interface TableCreateOptions {
 export interface TableAttachOptions<S extends SchemaSpec = SchemaSpec> {
   /** Expected schema: attach throws `ERR_SHM_SCHEMA_MISMATCH` if the table's differs. */
   schema?: Schema<S>;
-  /** Private copy-on-write view: reads only; append/set throw `ERR_SHM_READONLY`. */
+  /** Map the segment read-only (see SharedMemory.attach): append/set throw `ERR_SHM_READONLY`. */
   readonly?: boolean;
   /** Adopt the segment: this process unlinks it when it ends. */
   own?: boolean;
