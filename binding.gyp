@@ -5,7 +5,7 @@
       "sources": [],
       "conditions": [
         ["OS!='win'", {
-          "sources": ["native/addon.cc", "native/errors.cc", "native/segment.cc", "native/lifecycle.cc", "native/futex.cc"]
+          "sources": ["native/addon.cc", "native/errors.cc", "native/segment.cc", "native/lifecycle.cc", "native/futex.cc", "native/waiter_pool.cc"]
         }],
         ["OS=='linux'", {
           "libraries": ["-lrt"]
