@@ -1,10 +1,10 @@
 // The process-wide pool of waiter threads behind futexWaitAsync (waitAsync).
 //
 // Threads. At most 32 small threads (thread.h: 64 KiB of stack, every signal
-// blocked), started on demand and then kept, asleep, for the life of the
-// process. One pool serves the main thread and every worker environment (the
-// addon is loaded once per process); it is deliberately leaked, so that no
-// static destructor runs under a live pool thread at exit. libuv's thread
+// blocked), started on demand; one that has had nothing to wait for during 10
+// seconds ends. One pool serves the main thread and every worker environment
+// (the addon is loaded once per process); it is deliberately leaked, so that
+// no static destructor runs under a live pool thread at exit. libuv's thread
 // pool is never used, so pending waits never delay fs or dns calls.
 //
 // Grouping. Pending waits on the same word (same address) with the same
@@ -12,27 +12,34 @@
 // many waits and environments it stands for. A thread sleeps in one
 // futex_waitv over up to 128 entries: entry 0 is a private control word it is
 // poked on when its set of groups changes, entries 1..127 are groups. A new
-// group goes to the least-loaded thread; a new thread starts only once every
-// thread carries 32 groups (fewer threads, but not one thread re-arming for
-// everybody). Each wait keeps its own deadline; a thread sleeps until the
-// earliest deadline of its waits (absolute CLOCK_MONOTONIC), so 'timed-out'
-// comes at the deadline.
+// group gets a thread of its own while fewer than 32 run (see the re-arm
+// window below for why), else goes to the least-loaded thread. Each wait
+// keeps its own deadline; a thread sleeps until the earliest deadline of its
+// waits (absolute CLOCK_MONOTONIC), so 'timed-out' comes at the deadline.
 //
 // What a notify gives. The kernel sees one waiter per group, so
-// notify(i32, i, n) from any process wakes up to n groups' entries (it counts
-// each as one waiter), and a woken entry resolves, with 'ok':
+// notify(i32, i, n) from any process wakes up to n groups' entries and counts
+// (returns) each as one waiter, however many waits it stands for. When a
+// thread learns that an entry woke, it resolves, with 'ok':
 //   - every wait of the group if the word no longer holds the expected value
 //     (the documented protocol is "change the word, then notify": then every
 //     waiter of this process looks again, and one notify(1) is enough);
 //   - otherwise only the oldest wait (FIFO); the others stay armed.
-// So a notify of count n that reaches this process resolves at least one wait
-// per group it wakes (not n waits), and all of them when the value changed.
-// Re-arm window: from a thread's return from futex_waitv (a wake, a deadline,
-// a poke because a group came or went) until it is back in the kernel (a few
-// microseconds of bookkeeping, never a blocking call), its words are not
-// queued: a notify landing then that does NOT change the value is not seen by
-// those waits; they stay pending until the next notify, a change of value, or
-// their deadline. A changed value is never missed: every arm and re-arm passes
+// So a notify that reaches this process and leaves the value unchanged
+// settles one wait per group it wakes, not `n` waits; after a change of value
+// it settles them all.
+// Re-arm window: a thread is out of the wait queues from its first wake (a
+// notify, a deadline, a poke because one of its groups came, went, or got an
+// earlier deadline) until it has re-armed, a few microseconds of bookkeeping
+// later (never a blocking call). A notify that lands on one of its words in
+// that window and leaves the value unchanged is not seen by those waits; they
+// stay pending until the next notify, a change of value, or their deadline.
+// That includes a notify that reaches a second entry of a thread already
+// woken through the first and not yet out of the kernel: futex_waitv reports
+// one woken entry, so the kernel counts that notify as delivered (notify()
+// returns it) but the thread never hears of it. Hence one group per thread
+// while there are no more than 32: then only a word's own re-arm can hide a
+// notify from it. A changed value is never missed: every arm and re-arm passes
 // each group's expected value, and the kernel compares it atomically with
 // queueing (EAGAIN if it differs); after every return the thread compares
 // every word of its set and resolves each group whose value changed. So a
@@ -124,11 +131,11 @@ namespace waitpool {
 
 constexpr size_t kMaxThreads = 32;
 constexpr size_t kWordsPerThread = 127;  // futex_waitv takes 128 entries; entry 0 is the control word
-constexpr size_t kSpreadAt = 32;
 constexpr int64_t kNever = INT64_MAX;
 constexpr int64_t kAwake = INT64_MIN;
 constexpr int64_t kSpillPollNs = 2000000;
 constexpr int64_t kFallbackSliceNs = 20000000;
+constexpr int64_t kIdleExitNs = 10000000000;
 
 enum : int { kOk = 0, kTimedOut = 1 };  // Wait::result; negative: -errno
 
@@ -171,7 +178,7 @@ struct PoolThread : Bucket {
 struct Pool {
   std::mutex mu;  // guards everything below and every Group, Bucket and pending Wait
   bool waitv = true;
-  std::vector<PoolThread*> threads;  // never shrinks; threads[0] polls the spill
+  std::vector<PoolThread*> threads;  // threads[0] polls the spill
   Bucket spill;
   std::map<std::pair<int32_t*, int32_t>, Group*> groups;
   size_t waits = 0;
@@ -289,12 +296,12 @@ void Promote(Pool& p, PoolThread* self) {
 
 void* ThreadMain(void* arg);
 
-// Where a new group goes: the least-loaded thread, a new thread, or the
-// spill. Null (with *err) only if no thread runs and none can start.
+// Where a new group goes: a new thread while fewer than 32 run and none is
+// free, else the least-loaded thread, else the spill. Null (with *err) only if
+// no thread runs and none can start.
 Bucket* PickBucket(Pool& p, int* err) {
   PoolThread* t = LeastLoaded(p);
-  size_t spread = p.waitv ? kSpreadAt : 1;
-  if ((t == nullptr || t->groups.size() >= spread) && p.threads.size() < kMaxThreads) {
+  if ((t == nullptr || !t->groups.empty()) && p.threads.size() < kMaxThreads) {
     PoolThread* fresh = new PoolThread();
     fresh->thread = fresh;
     pthread_t id;
@@ -383,6 +390,8 @@ void* ThreadMain(void* arg) {
     // A poke after this load changes ctl, so the kernel refuses to sleep (EAGAIN).
     v[0] = futex_waitv{t->ctl.load(), reinterpret_cast<uintptr_t>(&t->ctl), FUTEX_32 | FUTEX_PRIVATE_FLAG, 0};
     int64_t until = t->timers.empty() ? kNever : t->timers.begin()->first;
+    bool idle = t->groups.empty();
+    if (idle) until = Now() + kIdleExitNs;  // nothing to wait for: end unless given work meanwhile
     if (t == p.threads[0] && !p.spill.groups.empty()) until = std::min(until, Now() + kSpillPollNs);
     if (!p.waitv && v.size() > 1) until = std::min(until, Now() + kFallbackSliceNs);
     t->armed_until = until;
@@ -392,6 +401,15 @@ void* ThreadMain(void* arg) {
     long woke = Sleep(p.waitv, v, until);
     lock.lock();
     t->armed_until = kAwake;
+    if (idle && woke == -ETIMEDOUT && t->groups.empty() && !t->dirty) {
+      // Pokes and placements happen under the lock, so once out of the list
+      // nobody can reach t any more. An empty thread has no spill to poll:
+      // the spill only fills while every thread is full.
+      p.threads.erase(std::find(p.threads.begin(), p.threads.end(), t));
+      lock.unlock();
+      delete t;
+      return nullptr;
+    }
     if (woke > 0) {
       // Trust only the key: the armed group may be gone (resolved, cancelled).
       auto it = p.groups.find({reinterpret_cast<int32_t*>(static_cast<uintptr_t>(v[woke].uaddr)),
@@ -412,7 +430,6 @@ void* ThreadMain(void* arg) {
     if (t == p.threads[0]) Sweep(p, &p.spill, now, t, &done);
     Promote(p, t);
   }
-  return nullptr;
 }
 
 // Settles a batch on the environment's JS thread. env is null when Node
@@ -526,6 +543,8 @@ Napi::Value StartPoolWait(Napi::Env env, int32_t* word, int32_t expected, const 
         it = p.groups.emplace(key, new Group{word, expected, nullptr, {}}).first;
         MoveGroup(it->second, b);
         poke = b->thread != nullptr;
+        // A thread that failed to start earlier may have started now: fill it.
+        if (poke) Promote(p, nullptr);
       }
     }
     if (err == 0) {
