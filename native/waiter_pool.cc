@@ -172,6 +172,7 @@ struct Bucket {
 struct PoolThread : Bucket {
   std::atomic<uint32_t> ctl{0};  // private futex: bumped and woken to poke
   bool dirty = true;  // groups changed since the thread last armed them
+  bool poked = false;  // poked since it last took the lock after a sleep
   int64_t armed_until = kAwake;  // when the sleeping thread wakes by itself
 };
 
@@ -209,7 +210,11 @@ int64_t ToNs(const timespec& ts) {
 
 int32_t Load(const int32_t* word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
 
+// Pool lock held. One poke per wake is enough: the thread reads its whole
+// set under the lock once it has woken.
 void Poke(PoolThread* t) {
+  if (t->poked) return;
+  t->poked = true;
   t->ctl.fetch_add(1);
   // SAFETY: ctl is a live private word: PoolThreads are never freed.
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&t->ctl), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
@@ -401,6 +406,7 @@ void* ThreadMain(void* arg) {
     long woke = Sleep(p.waitv, v, until);
     lock.lock();
     t->armed_until = kAwake;
+    t->poked = false;
     if (idle && woke == -ETIMEDOUT && t->groups.empty() && !t->dirty) {
       // Pokes and placements happen under the lock, so once out of the list
       // nobody can reach t any more. An empty thread has no spill to poll:
