@@ -216,7 +216,8 @@ void Poke(PoolThread* t) {
   if (t->poked) return;
   t->poked = true;
   t->ctl.fetch_add(1);
-  // SAFETY: ctl is a live private word: PoolThreads are never freed.
+  // SAFETY: t is in p.threads (the caller holds the pool lock, and a thread
+  // leaves the list and is freed only under it), so ctl is a live private word.
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&t->ctl), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
@@ -358,7 +359,7 @@ long Sleep(bool waitv, std::vector<futex_waitv>& v, int64_t until) {
   }
   long rc;
   if (waitv) {
-    // SAFETY: v[0] is this thread's control word (never freed); every other
+    // SAFETY: v[0] is this thread's own control word; every other
     // entry is a word whose mapping the caller's armed pins keep mapped until
     // this call has returned. The kernel reads them with fault handling anyway.
     rc = syscall(SYS_futex_waitv, v.data(), static_cast<unsigned>(v.size()), 0, timeout, CLOCK_MONOTONIC);
@@ -417,14 +418,19 @@ void* ThreadMain(void* arg) {
       return nullptr;
     }
     if (woke > 0) {
-      // Trust only the key: the armed group may be gone (resolved, cancelled).
+      // Trust only the key: the armed group may be gone (resolved, cancelled),
+      // or be a new group of that key, possibly on another thread or spilled;
+      // the wake was meant for that word and value either way.
       auto it = p.groups.find({reinterpret_cast<int32_t*>(static_cast<uintptr_t>(v[woke].uaddr)),
                                static_cast<int32_t>(v[woke].val)});
-      if (it != p.groups.end() && it->second->bucket == t && !it->second->waits.empty()) {
+      if (it != p.groups.end() && !it->second->waits.empty()) {
         Group* g = it->second;
         // SAFETY: g holds a wait, hence a pin (see Sweep). A changed value is
         // left to Sweep, which resolves the whole group.
-        if (Load(g->word) == g->expected) Take(p, g->waits.front(), kOk, &done);
+        if (Load(g->word) == g->expected) {
+          Take(p, g->waits.front(), kOk, &done);
+          if (g->bucket != t) DropEmpty(p, g->bucket, t);
+        }
       }
     } else if (woke < 0 && woke != -EAGAIN && woke != -ETIMEDOUT && woke != -EINTR) {
       // Not expected (EFAULT, EINVAL, ENOMEM): fail this thread's waits rather than spin.
