@@ -25,9 +25,10 @@
 //     (the documented protocol is "change the word, then notify": then every
 //     waiter of this process looks again, and one notify(1) is enough);
 //   - otherwise only the oldest wait (FIFO); the others stay armed.
-// So a notify that reaches this process and leaves the value unchanged
-// settles one wait per group it wakes, not `n` waits; after a change of value
-// it settles them all.
+// So a notify of count n settles at least one wait in each group of this
+// process whose entry it wakes (at most n groups) and whose thread hears of it
+// (see below): one wait per group if the value is unchanged, not n waits; all
+// of the group's waits if the value changed.
 // Re-arm window: a thread is out of the wait queues from its first wake (a
 // notify, a deadline, a poke because one of its groups came, went, or got an
 // earlier deadline) until it has re-armed, a few microseconds of bookkeeping
@@ -56,7 +57,8 @@
 // in slices of at most 20 ms, looking at its set between slices (a wait added
 // to an armed group with an earlier deadline may time out up to one slice
 // late); a thread without a group sleeps on its control word. Groups beyond 32
-// spill as above. Same guarantees otherwise.
+// spill as above. Same guarantees otherwise, and as each thread waits on one
+// word, a wake the kernel counts is always heard.
 //
 // Results settle on the JS thread of the environment that started the wait:
 // one threadsafe function per environment, called once per batch, ref'd while
