@@ -151,7 +151,7 @@ async function pingPong(seg, child) {
     ],
   ));
   p();
-  p(`Target: notify/waitSync median ≤ 100 µs — ${pp.futex.median <= 100_000 ? 'met' : 'missed'}. In the waitAsync rows the parent either found the echo already there or really slept (a native thread created, woken and joined, then a hop back to the event loop); the second of those rows keeps only the round trips that slept. \`await m.lock()\` runs at ${(u.lock / u.cas).toFixed(2)}× the bare CAS pair because every \`await\` costs a microtask turn; \`tryLock()\` is the CAS plus a closed-segment check.`);
+  p(`Target: notify/waitSync median ≤ 100 µs — ${pp.futex.median <= 100_000 ? 'met' : 'missed'}. In the waitAsync rows the parent either found the echo already there or really slept (the wait handed to a thread of the waiter pool, woken there, then a hop back to the event loop); the second of those rows keeps only the round trips that slept. \`await m.lock()\` runs at ${(u.lock / u.cas).toFixed(2)}× the bare CAS pair because every \`await\` costs a microtask turn; \`tryLock()\` is the CAS plus a closed-segment check.`);
   process.stdout.write(out.join('\n') + '\n');
 })().catch((err) => {
   console.error(err);

@@ -32,10 +32,16 @@ export interface Binding {
   futexWait(i32: Int32Array, index: number, expected: number, ms: number): 'ok' | 'not-equal' | 'timed-out';
   /** FUTEX_WAKE, shared, of up to `count` waiters (`count` < 0: all) → how many woke. */
   futexWake(i32: Int32Array, index: number, count: number): number;
-  /** futexWait on a native thread of its own; the promise settles on the JS thread. */
+  /**
+   * futexWait in the process-wide waiter pool (native/waiter_pool.cc); the
+   * promise settles on the calling JS thread. Throws TypeError unless the
+   * word lies in a live MAP_SHARED mapping of this environment.
+   */
   futexWaitAsync(i32: Int32Array, index: number, expected: number, ms: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
   /** What the readonly-view guard (native/guard.cc) has done in this process; for tests and diagnostics. */
   guardStats(): GuardStats;
+  /** The waiter pool's state, for tests: threads started, word groups (and how many spilled), pending waits, futex_waitv in use. */
+  futexPoolStats(): { threads: number; groups: number; spilled: number; waits: number; waitv: boolean };
   /** Writes one line to this process's tracker, starting or replacing it as needed (a new tracker is told every registered name). */
   trackerWrite(path: string, line: string): void;
   /** Starts the tracker if none runs, or replaces it (`restart`). */

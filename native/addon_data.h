@@ -2,23 +2,27 @@
 #pragma once
 #include <napi.h>
 
+#include <map>
 #include <memory>
-#include <unordered_map>
 
 namespace shmkit {
 
 struct Mapping;
+struct EnvWaits;
 
 // Live mappings by start address, so that unmap(arrayBuffer) can find the
-// owner struct of a buffer JavaScript hands back. An entry is removed the
-// moment its range is unmapped, so a later mmap that reuses the address never
-// meets a stale entry. Mappings hold it weakly: a finalizer that runs during
-// environment teardown, after this struct is gone, just skips the erase.
-using LiveMap = std::unordered_map<void*, Mapping*>;
+// owner struct of a buffer JavaScript hands back, and (ordered, upper_bound)
+// so that a futex wait finds the mapping that contains its word. An entry is
+// removed the moment JavaScript loses the range (close() or the finalizer),
+// so a later mmap that reuses the address never meets a stale entry. Mappings
+// hold it weakly: a finalizer that runs during environment teardown, after
+// this struct is gone, just skips the erase.
+using LiveMap = std::map<void*, Mapping*>;
 
 struct AddonData {
   Napi::FunctionReference error_factory;
   std::shared_ptr<LiveMap> live = std::make_shared<LiveMap>();
+  std::shared_ptr<EnvWaits> waits;  // this environment's async futex waits (waiter_pool.cc), made on first use
 };
 
 AddonData* GetAddonData(Napi::Env env);

@@ -21,12 +21,21 @@ namespace shmkit {
 
 // One owner struct per mapping. The ArrayBuffer's finalizer owns the struct
 // and deletes it; both close() (via Unmap below) and the finalizer go through
-// Release(), which munmaps at most once.
+// Release(), which lets go of the range at most once.
+//
+// The range itself is `range`, whose deleter munmaps. Release() drops the
+// struct's copy; every pending waitAsync on a word inside holds another
+// (PinSharedRange), so a close() or a collection while waits are pending
+// detaches the buffer at once but defers munmap until the last wait ends.
+// The shared_ptr's (atomic) use count is that count of pending waits, plus one
+// while JavaScript can still reach the range.
 struct Mapping {
   void* addr;
   size_t length;
+  bool shared;  // MAP_SHARED: a futex on it is keyed by (inode, offset), so it reaches other processes
   bool unmapped = false;
   std::weak_ptr<LiveMap> live;  // expires if the environment is torn down first
+  std::shared_ptr<void> range;
 
   void Release() {
     if (unmapped) return;
@@ -35,15 +44,23 @@ struct Mapping {
       auto it = map->find(addr);
       if (it != map->end() && it->second == this) map->erase(it);
     }
-    // A readonly view leaves the guard first; this waits out a stray write
-    // in flight on it. A no-op for other mappings.
-    GuardUnregister(addr, length);
-    // SAFETY: addr/length are exactly what mmap returned and the range has not
-    // been unmapped (unmapped was false). No JS view can reach it afterwards:
-    // the ArrayBuffer is detached (close) or already collected (finalizer).
-    munmap(addr, length);
+    range.reset();  // munmaps now, or when the last pending wait lets go
   }
 };
+
+std::shared_ptr<void> PinSharedRange(Napi::Env env, const void* p, size_t len) {
+  LiveMap& live = *GetAddonData(env)->live;
+  auto it = live.upper_bound(const_cast<void*>(p));  // the first mapping that starts after p
+  if (it == live.begin()) return nullptr;
+  Mapping* m = std::prev(it)->second;
+  uintptr_t start = reinterpret_cast<uintptr_t>(m->addr);
+  uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  // SAFETY: m is live: entries leave the map in Release(), before the struct
+  // can be deleted. at >= start by upper_bound; the length check keeps the
+  // whole [p, p + len) inside the range.
+  if (!m->shared || at + len > start + m->length) return nullptr;
+  return m->range;
+}
 
 // open(name, oflag, mode) -> fd. `name` has no leading '/'.
 static Napi::Value Open(const Napi::CallbackInfo& info) {
@@ -147,11 +164,21 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
     }
   }
   AddonData* data = GetAddonData(env);
-  auto* m = new Mapping{addr, static_cast<size_t>(size), false, data->live};
+  size_t length = static_cast<size_t>(size);
+  // SAFETY: the deleter runs once, when the last holder of the range lets go:
+  // addr/length are exactly what mmap returned, the buffer is detached or
+  // collected by then (Release) and no pending wait pins it any more.
+  // A readonly view leaves the guard first (this waits out a stray write in
+  // flight on it; a no-op for other mappings), on whichever thread lets go last.
+  std::shared_ptr<void> range(addr, [length, guarded](void* p) {
+    if (guarded) GuardUnregister(p, length);
+    munmap(p, length);
+  });
+  auto* m = new Mapping{addr, length, (flags & MAP_SHARED) != 0, false, data->live, std::move(range)};
   (*data->live)[addr] = m;
-  // SAFETY: the buffer covers exactly [addr, addr+size), which stays mapped
-  // until Release(); Release() runs only after the buffer is detached (unmap)
-  // or garbage (finalizer), so no JS view can outlive the range.
+  // SAFETY: the buffer covers exactly [addr, addr+size), which stays mapped at
+  // least until Release(); Release() runs only after the buffer is detached
+  // (unmap) or garbage (finalizer), so no JS view can outlive the range.
   // lib/ checks size <= buffer.constants.MAX_LENGTH first, so creation cannot
   // fail on length; should it fail anyway we leak the mapping rather than
   // guess whether Node already ran the finalizer.
@@ -181,7 +208,7 @@ static Napi::Value Unmap(const Napi::CallbackInfo& info) {
   Mapping* m = it->second;
   ab.Detach();
   if (env.IsExceptionPending()) return env.Undefined();  // not detachable: keep the mapping
-  m->Release();  // the struct itself is deleted by the finalizer, which Detach schedules
+  m->Release();  // the struct itself is deleted by the finalizer, which Detach schedules; munmap may wait for pending waits
   return Napi::Boolean::New(env, true);
 }
 

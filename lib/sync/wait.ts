@@ -63,20 +63,29 @@ export function waitSync(i32: Int32Array, index: number, expected: number, timeo
 }
 
 /**
- * Like {@link waitSync}, without blocking: the wait happens on a native
- * thread of its own (not libuv's pool, so pending waits never delay `fs` or
- * `dns` calls) and the promise settles on this thread. A pending wait keeps
- * the process alive, as a pending timer or read does. If the view's segment is
- * closed meanwhile, the wait goes on safely (it holds its own mapping of the
- * page) until notified or timed out.
+ * Like {@link waitSync}, without blocking: the wait is handed to a small pool
+ * of native threads shared by the whole process (at most 32, each sleeping on
+ * up to 127 words at once; not libuv's pool, so pending waits never delay
+ * `fs` or `dns` calls), and the promise settles on this thread. A pending wait
+ * keeps the process alive, as a pending timer or read does. If the view's
+ * segment is closed meanwhile, the wait goes on safely (the mapping stays
+ * until the last pending wait on it ends) until notified or timed out.
  *
- * A notify that does not change the value may be missed if it comes within
- * microseconds of the call, before the native thread is asleep; change the
- * word, then notify (the usual protocol), and nothing is missed.
+ * Waits of this process on the same word, expecting the same value, share
+ * one kernel waiter. A notify that reaches it settles every one of them with
+ * `'ok'` if the word no longer holds that value, and otherwise the oldest one.
+ * So change the word, then notify (the usual protocol), and nothing is
+ * missed; a notify that leaves the value unchanged may settle fewer waits
+ * than its count, and may be missed if it lands within microseconds of
+ * another wake of the same native thread (a wakeup means "look again"
+ * either way). Beyond 4,064 distinct words pending at once, the extra ones
+ * are polled every 2 ms until a thread has room: they see a change of value,
+ * not a bare notify.
  *
  * @returns a promise of `'ok' | 'not-equal' | 'timed-out'`; it rejects with
  *   TypeError/RangeError on bad arguments, TypeError for a view that is not of
- *   a shared writable segment (a readonly attach, an ordinary ArrayBuffer),
+ *   a shared segment mapping of this thread (an ordinary ArrayBuffer; a
+ *   readonly attach off x86-64 Linux, which is a private copy),
  *   `ERR_SHM_CLOSED` for a closed segment
  * @example
  * const r = await waitAsync(i32, 0, 0, 5000);   // another process: Atomics.store(i32, 0, 1); notify(i32, 0)
@@ -95,7 +104,10 @@ export function waitAsync(i32: Int32Array, index: number, expected: number, time
 
 /**
  * Wakes up to `count` waiters (default: all) sleeping on `i32[index]` in any
- * process, whether in {@link waitSync} or {@link waitAsync}.
+ * process, whether in {@link waitSync} or {@link waitAsync}. The pending
+ * {@link waitAsync} calls of one process on one word that expect the same
+ * value count as one waiter; store the new value first, and all of them
+ * settle.
  * @returns how many waiters were woken
  * @throws TypeError/RangeError on bad arguments; `ERR_SHM_CLOSED` if the view's segment is closed
  * @example
