@@ -246,7 +246,8 @@ describe.runIf(guarded)('SharedMemory.attach(name, { readonly: true }) under the
       const exe = path.join(dir, 'guard-stress');
       execFileSync(cxx, [
         '-std=c++17', '-O1', '-pthread', '-o', exe,
-        path.join(ROOT, 'test', 'native', 'guard-stress.cc'), path.join(ROOT, 'native', 'guard.cc'), '-lrt', '-ldl',
+        path.join(ROOT, 'test', 'native', 'guard-stress.cc'),
+        path.join(ROOT, 'native', 'guard.cc'), path.join(ROOT, 'native', 'guard_decode.cc'), '-lrt', '-ldl',
       ]);
       const out = JSON.parse(execFileSync(exe, { encoding: 'utf8', timeout: 60_000 })) as {
         decoder: { cases: number };
