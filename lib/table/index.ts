@@ -1,5 +1,7 @@
 /** Record tables: typed rows in a shared segment, appendable from many processes. */
-export { RecordTable, describeTable } from './table';
-export type { TableHandle, TableCreateOptions, TableAttachOptions, ColumnsOf, TableDescription } from './table';
+export { RecordTable } from './table';
+export { describeTable } from './describe';
+export type { TableHandle, TableCreateOptions, TableAttachOptions, ColumnsOf } from './table';
+export type { TableDescription } from './describe';
 export { defineSchema, Schema } from './schema';
 export type { SchemaSpec, FieldSpec, Field, FieldKind, RowOf, ValueOf, ColumnArray, NumericType, DatetimeUnit, CategorySpec } from './schema';

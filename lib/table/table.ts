@@ -5,12 +5,12 @@
  */
 import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from '../errors';
 import { MAX_CAPACITY, OFF, parseHeader, planLayout, writeHeader, type TableLayout } from './header';
-import { Schema, type ColumnArray, type Field, type RowOf, type SchemaSpec } from './schema';
+import { Schema, type ColumnArray, type RowOf, type SchemaSpec } from './schema';
 import { MAX_SIZE, SharedMemory } from '../segment';
 import { buildCodec, storageArray, type Codec } from './codec';
 import { AppendLog, claimWord } from './append';
+import { columnsBatch, rowsBatch, type Batch } from './bulk';
 import { pack, provablyDead, self, selfWord, unpack } from '../identity';
-
 
 /** Plain JSON naming a table; {@link RecordTable.attach} accepts it in any process. */
 export interface TableHandle {
@@ -227,9 +227,9 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    */
   appendMany(rows: readonly RowOf<S>[] | ColumnsOf<S>): number {
     if (!this.#writable) throw this.#notWritable();
-    if (Array.isArray(rows)) return this.#appendRows(rows);
+    if (Array.isArray(rows)) return this.#appendBatch(rowsBatch(this.#codec, rows));
     if (typeof rows !== 'object' || rows === null) throw invalidType('rows', 'an array of rows or an object of columns', rows);
-    return this.#appendColumns(rows as Record<string, unknown>);
+    return this.#appendBatch(columnsBatch(this.#schema, this.#codec, this.#plan, this.#seg.buffer, rows as Record<string, unknown>));
   }
 
   /**
@@ -367,89 +367,17 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     if (!Number.isInteger(i) || i < 0 || i >= n) throw outOfRange('index', n === 0 ? 'below length (the table is empty)' : `an integer from 0 to ${n - 1}`, i);
   }
 
-  #appendRows(rows: readonly unknown[]): number {
-    const n = rows.length;
-    if (n === 0) return this.length;
-    const codec = this.#codec;
-    for (let j = 0; j < n; j++) {
-      try {
-        codec.check(rows[j]);
-      } catch (err) {
-        throw rowError(err, j);
-      }
-    }
+  /**
+   * Appends a validated batch as one block: reserve and claim, write, commit
+   * (append.ts). A write that throws voids the whole batch; a batch that
+   * recovery voided meanwhile (this writer was judged dead) is written again.
+   */
+  #appendBatch(batch: Batch): number {
+    if (batch.n <= 0) return this.length;
     for (;;) {
-      const s = this.#reserve(n);
-      let j = 0;
+      const s = this.#reserve(batch.n);
       try {
-        for (; j < n; j++) codec.put(s + j, rows[j]);
-      } catch (err) {
-        // Only a row that changed between the two passes (a getter, a Proxy)
-        // gets here: the whole batch becomes void, none of it is visible.
-        this.#log.abandon(s);
-        throw rowError(err, j);
-      }
-      if (this.#log.commit(s)) return s;
-      // Recovery voided the batch (this writer was judged dead): write it again.
-    }
-  }
-
-  #appendColumns(cols: Record<string, unknown>): number {
-    const fields = this.#schema.fields;
-    let n = -1;
-    for (const key of Object.keys(cols)) {
-      if (!this.#schema.field(key)) throw invalidValue('columns', `has field ${JSON.stringify(key)}, which the schema does not`);
-    }
-    const plans = fields.map((f, k) => {
-      const src = cols[f.name];
-      if (src === undefined) throw new ShmError('ERR_SHM_VALUE', `column ${JSON.stringify(f.name)} is missing`);
-      const Ctor = storageArray(f);
-      const bulk = f.kind !== 'utf8' && src instanceof Ctor;
-      if (!bulk && !(Array.isArray(src) || (ArrayBuffer.isView(src) && !(src instanceof DataView)))) {
-        throw invalidType(`columns.${f.name}`, 'an array or a typed array', src);
-      }
-      const len = (src as ArrayLike<unknown>).length;
-      if (n === -1) n = len;
-      else if (len !== n) throw invalidValue('columns', `must all have the same length: ${JSON.stringify(f.name)} has ${len}, others ${n}`);
-      return { f, k, src: src as ArrayLike<unknown>, bulk };
-    });
-    if (n <= 0) return this.length;
-    // Validate everything first.
-    for (const { f, k, src, bulk } of plans) {
-      if (bulk) {
-        if (f.kind === 'bool') {
-          for (let j = 0; j < n; j++) if ((src[j] as number) > 1) throw colError(f, j, 'must be 0 or 1 in a Uint8Array bool column', src[j]);
-        } else if (f.kind === 'category') {
-          const max = f.categories!.length;
-          for (let j = 0; j < n; j++) if ((src[j] as number) >= max) throw colError(f, j, `must be a code below ${max}`, src[j]);
-        }
-        continue;
-      }
-      const cv = this.#codec.cv[k]!;
-      for (let j = 0; j < n; j++) {
-        try {
-          cv(src[j]);
-        } catch (err) {
-          throw rowError(err, j);
-        }
-      }
-    }
-    const cols_ = this.#plan.layout === 'columns';
-    for (;;) {
-      const s = this.#reserve(n);
-      try {
-        for (const { f, k, src, bulk } of plans) {
-          if (bulk && cols_) {
-            const Ctor = storageArray(f);
-            const dst = new Ctor(this.#seg.buffer, this.#plan.offsets[k]! + s * f.size, n) as unknown as { set(a: ArrayLike<unknown>): void };
-            dst.set(src.length === n ? src : (src as unknown as Uint8Array).subarray(0, n));
-            continue;
-          }
-          const cv = this.#codec.cv[k]!;
-          const st = this.#codec.st[k]!;
-          if (bulk) for (let j = 0; j < n; j++) st(s + j, src[j]);
-          else for (let j = 0; j < n; j++) st(s + j, cv(src[j]));
-        }
+        batch.write(s);
       } catch (err) {
         this.#log.abandon(s);
         throw err;
@@ -467,45 +395,5 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
       throw new ShmError('ERR_SHM_TABLE_FULL', `table '${this.#seg.name}' is full: ${cap - r} of ${cap} rows free, ${n} needed`);
     }
     return s;
-  }
-}
-
-function rowError(err: unknown, j: number): unknown {
-  if (err instanceof ShmError) err.message = `row ${j}: ${err.message}`;
-  return err;
-}
-
-function colError(f: Field, j: number, rule: string, v: unknown): ShmError {
-  return new ShmError('ERR_SHM_VALUE', `row ${j}: field ${JSON.stringify(f.name)} (${f.type}) ${rule}, got ${String(v)}`);
-}
-
-/** What {@link describeTable} returns. */
-export interface TableDescription {
-  name: string;
-  layout: 'columns' | 'rows';
-  /** `[{ name, type, categories? }]` */
-  schema: { name: string; type: string; categories?: string[] }[];
-  length: number;
-  capacity: number;
-  /** The first rows, at most `options.rows`; null for a void row (see {@link RecordTable.isVoid}). */
-  rows: (Record<string, unknown> | null)[];
-}
-
-/**
- * Reads a table's schema, size and first rows, read-only (for `shmkit inspect`).
- * @throws as {@link RecordTable.attach}
- * @example
- * const { schema, length, rows } = describeTable('app.trades', { rows: 10 });
- */
-export function describeTable(name: string, options: { rows?: number } = {}): TableDescription {
-  const want = checkInteger('options.rows', options.rows ?? 10, 0, Number.MAX_SAFE_INTEGER);
-  const t = RecordTable.attach(name, { readonly: true });
-  try {
-    const length = t.length;
-    const rows: (Record<string, unknown> | null)[] = [];
-    for (let i = 0; i < Math.min(want, length); i++) rows.push(t.isVoid(i) ? null : (t.get(i) as Record<string, unknown>));
-    return { name: t.name, layout: t.layout, schema: t.schema.toJSON(), length, capacity: t.capacity, rows };
-  } finally {
-    t.close();
   }
 }

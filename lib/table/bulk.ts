@@ -1,0 +1,116 @@
+/**
+ * Validation and writing of appendMany's two input shapes, an array of rows
+ * and an object of columns: everything is checked before the table reserves
+ * a single row, and `write(s)` then stores the batch at slot s.
+ * @internal
+ */
+import { ShmError, invalidType, invalidValue } from '../errors';
+import type { Codec } from './codec';
+import { storageArray } from './codec';
+import type { TableLayout } from './header';
+import type { Field, Schema } from './schema';
+
+/** A validated batch of `n` rows, ready to be stored at a reserved slot. */
+export interface Batch {
+  n: number;
+  /** Stores the rows at [s, s + n); throws only if a value changed since it was validated (a getter, a Proxy). */
+  write(s: number): void;
+}
+
+/** Prefixes a value error with the row it is about. */
+export function rowError(err: unknown, j: number): unknown {
+  if (err instanceof ShmError) err.message = `row ${j}: ${err.message}`;
+  return err;
+}
+
+function colError(f: Field, j: number, rule: string, v: unknown): ShmError {
+  return new ShmError('ERR_SHM_VALUE', `row ${j}: field ${JSON.stringify(f.name)} (${f.type}) ${rule}, got ${String(v)}`);
+}
+
+/** An array of row objects: each is checked whole, then converted again as it is stored. */
+export function rowsBatch(codec: Codec, rows: readonly unknown[]): Batch {
+  const n = rows.length;
+  for (let j = 0; j < n; j++) {
+    try {
+      codec.check(rows[j]);
+    } catch (err) {
+      throw rowError(err, j);
+    }
+  }
+  return {
+    n,
+    write(s) {
+      for (let j = 0; j < n; j++) {
+        try {
+          codec.put(s + j, rows[j]);
+        } catch (err) {
+          throw rowError(err, j);
+        }
+      }
+    },
+  };
+}
+
+/**
+ * An object of equal-length column arrays. A typed array of a column's
+ * storage type is copied in bulk ('columns' layout) after a range check of
+ * the values a bulk copy could get wrong (bool bytes, category codes); any
+ * other array goes through the field's converter.
+ */
+export function columnsBatch(schema: Schema, codec: Codec, plan: TableLayout, buffer: ArrayBufferLike, cols: Record<string, unknown>): Batch {
+  let n = -1;
+  for (const key of Object.keys(cols)) {
+    if (!schema.field(key)) throw invalidValue('columns', `has field ${JSON.stringify(key)}, which the schema does not`);
+  }
+  const plans = schema.fields.map((f, k) => {
+    const src = cols[f.name];
+    if (src === undefined) throw new ShmError('ERR_SHM_VALUE', `column ${JSON.stringify(f.name)} is missing`);
+    const Ctor = storageArray(f);
+    const bulk = f.kind !== 'utf8' && src instanceof Ctor;
+    if (!bulk && !(Array.isArray(src) || (ArrayBuffer.isView(src) && !(src instanceof DataView)))) {
+      throw invalidType(`columns.${f.name}`, 'an array or a typed array', src);
+    }
+    const len = (src as ArrayLike<unknown>).length;
+    if (n === -1) n = len;
+    else if (len !== n) throw invalidValue('columns', `must all have the same length: ${JSON.stringify(f.name)} has ${len}, others ${n}`);
+    return { f, k, src: src as ArrayLike<unknown>, bulk };
+  });
+  const rows = Math.max(n, 0);
+  for (const { f, k, src, bulk } of plans) {
+    if (bulk) {
+      if (f.kind === 'bool') {
+        for (let j = 0; j < rows; j++) if ((src[j] as number) > 1) throw colError(f, j, 'must be 0 or 1 in a Uint8Array bool column', src[j]);
+      } else if (f.kind === 'category') {
+        const max = f.categories!.length;
+        for (let j = 0; j < rows; j++) if ((src[j] as number) >= max) throw colError(f, j, `must be a code below ${max}`, src[j]);
+      }
+      continue;
+    }
+    const cv = codec.cv[k]!;
+    for (let j = 0; j < rows; j++) {
+      try {
+        cv(src[j]);
+      } catch (err) {
+        throw rowError(err, j);
+      }
+    }
+  }
+  const columnar = plan.layout === 'columns';
+  return {
+    n: rows,
+    write(s) {
+      for (const { f, k, src, bulk } of plans) {
+        if (bulk && columnar) {
+          const Ctor = storageArray(f);
+          const dst = new Ctor(buffer as ArrayBuffer, plan.offsets[k]! + s * f.size, rows) as unknown as { set(a: ArrayLike<unknown>): void };
+          dst.set(src.length === rows ? src : (src as unknown as Uint8Array).subarray(0, rows));
+          continue;
+        }
+        const cv = codec.cv[k]!;
+        const st = codec.st[k]!;
+        if (bulk) for (let j = 0; j < rows; j++) st(s + j, src[j]);
+        else for (let j = 0; j < rows; j++) st(s + j, cv(src[j]));
+      }
+    },
+  };
+}
