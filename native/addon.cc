@@ -7,6 +7,7 @@
 #include "lifecycle.h"
 #include "futex.h"
 #include "guard.h"
+#include "owner_tag.h"
 #include "segment.h"
 
 namespace shmkit {
@@ -40,6 +41,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New(env, shmkit::SetErrorFactory, "setErrorFactory"));
   shmkit::InitSegment(env, exports);
   shmkit::InitLifecycle(env, exports);
+  shmkit::InitOwnerTag(env, exports);
   shmkit::InitFutex(env, exports);
   exports.Set("guardStats", Napi::Function::New(env, shmkit::GuardStats, "guardStats"));
   return exports;

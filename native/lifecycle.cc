@@ -1,21 +1,18 @@
-// Lifecycle support that JavaScript cannot do itself: starting the tracker
-// process (native/tracker.c) with a close-on-exec pipe, and the extended
-// attribute that records a segment's owner. Policy (when to start it, what
-// to write, what the tag means) is in lib/ownership.ts.
+// The tracker client: the one tracker process (native/tracker.c) of this
+// process, which registrations go to through its close-on-exec pipe; which
+// tracker is installed, what it has been told, the watcher thread that
+// replaces a killed one and replays every registration to it, and the
+// exports trackerWrite, startTracker and trackerInfo. Starting, writing to
+// and ending a tracker process is in tracker_process.cc; the owner tag and
+// lock in owner_tag.cc. Policy (when to start it, what to write) is in
+// lib/ownership.ts.
 #include "lifecycle.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,12 +26,9 @@
 #include "args.h"
 #include "errors.h"
 #include "thread.h"
-
-extern char** environ;
+#include "tracker_process.h"
 
 namespace shmkit {
-
-static const char kOwnerAttr[] = "user.shmkit.owner";
 
 // One tracker per process, shared by the main thread and every worker thread
 // (the addon is loaded once per process), so it is process state, not
@@ -58,113 +52,6 @@ static uint64_t g_watched = 0;    // the generation the watcher is polling; 0 wh
 static bool g_replacing = false;  // the watcher is replacing a dead tracker: writers only record (Record)
 static bool g_logging = false;    // ... and has taken its snapshot: writers also append to g_log
 static std::vector<std::string>& g_log = *new std::vector<std::string>;  // messages recorded since the snapshot
-
-// Moves a descriptor to 3 or above, keeping O_CLOEXEC, so that the dup2 onto
-// fd 0 in the child never meets a source that is already 0.
-static int AboveStdio(int fd) {
-  if (fd > 2) return fd;
-  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return moved;
-}
-
-// Spawns `path` with stdin = read end of a fresh pipe; returns the write end
-// (blocking, O_CLOEXEC) or -errno.
-static int Spawn(const std::string& path, pid_t* pid) {
-  int p[2];
-  // O_CLOEXEC from birth: no fork()+exec() elsewhere in this process (child_process,
-  // another addon) can ever inherit the write end and delay the tracker's EOF.
-#ifdef __linux__
-  if (pipe2(p, O_CLOEXEC) != 0) return -errno;
-#else
-  // No pipe2 (macOS): a fork elsewhere in these few instructions could
-  // inherit the write end; there is no atomic alternative.
-  if (pipe(p) != 0) return -errno;
-  fcntl(p[0], F_SETFD, FD_CLOEXEC);
-  fcntl(p[1], F_SETFD, FD_CLOEXEC);
-#endif
-#ifdef F_SETPIPE_SZ
-  // Room for ~15,000 registrations: the tracker naps between reads during a
-  // burst (see tracker.c), and a full pipe would stall create() until it wakes.
-  // The default limit for unprivileged users (fs.pipe-max-size) is 1 MiB; if
-  // refused, the default 64 KiB still works, just with rarer stalls.
-  fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
-#endif
-  p[0] = AboveStdio(p[0]);
-  p[1] = p[1] < 0 ? p[1] : AboveStdio(p[1]);
-  if (p[0] < 0 || p[1] < 0) {
-    int err = errno;
-    if (p[0] >= 0) close(p[0]);
-    if (p[1] >= 0) close(p[1]);
-    return -err;
-  }
-
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_adddup2(&fa, p[0], 0);  // dup2 clears O_CLOEXEC on fd 0
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-#ifdef POSIX_SPAWN_SETSID
-  // Its own session and process group: Ctrl-C and kill(-pgid) aimed at the
-  // owner's group never reach it.
-  flags |= POSIX_SPAWN_SETSID;
-#endif
-  posix_spawnattr_setflags(&attr, flags);
-  // Born with the signals it ignores blocked: one that lands between exec
-  // and the tracker's signal(SIG_IGN) calls stays pending, then is discarded.
-  sigset_t mask, dfl;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGHUP);
-  sigaddset(&mask, SIGQUIT);
-  posix_spawnattr_setsigmask(&attr, &mask);
-  sigemptyset(&dfl);
-  sigaddset(&dfl, SIGCHLD);
-  posix_spawnattr_setsigdefault(&attr, &dfl);
-
-  char arg0[] = "shmkit-tracker";
-  char* argv[] = {arg0, nullptr};
-  // glibc's posix_spawn uses CLONE_VFORK: cheap even from a large process,
-  // and it returns only once exec has succeeded or failed.
-  int err = posix_spawn(pid, path.c_str(), &fa, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  close(p[0]);
-  if (err != 0) {
-    close(p[1]);
-    return -err;
-  }
-  return p[1];
-}
-
-// A started tracker: the write end of its pipe and its pid.
-struct Tracker {
-  int fd = -1;
-  pid_t pid = -1;
-};
-
-// Ends a tracker that is not installed (any more): one that died, one that
-// startTracker replaces, or one a replacement started but may not install.
-// SIGKILL first, so that a live one cannot take its closing pipe for the
-// owner's death and unlink what it was told; then close, and reap it (libuv
-// only reaps children it spawned). The pid is still ours to signal: a child
-// is not reused before it is reaped. Blocks only while the kernel tears it
-// down. Call it without g_mu where the caller can.
-static void Retire(Tracker t) {
-  if (t.pid > 0) kill(t.pid, SIGKILL);
-  if (t.fd >= 0) close(t.fd);
-  if (t.pid > 0) {
-    int status;
-    while (waitpid(t.pid, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
-}
 
 // Caller holds g_mu. Takes the installed tracker (if any) out of service; the caller retires it.
 static Tracker Uninstall() {
@@ -191,19 +78,6 @@ static void Install(Tracker t, const std::string& path) {
   StartWatcher();
 #endif
   g_installed.notify_all();
-}
-
-// Writes all of `data` to `fd` (blocking); 0 or -errno.
-static int WriteAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    // SAFETY: data.data() + done .. data.size() is inside the string.
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -errno;
-    done += static_cast<size_t>(n);
-  }
-  return 0;
 }
 
 // Caller holds g_mu. Every registration, as the one buffer a new tracker is
@@ -463,107 +337,10 @@ static Napi::Value TrackerInfo(const Napi::CallbackInfo& info) {
   return Info(info.Env());
 }
 
-#ifdef __APPLE__
-static int SetAttr(int fd, const std::string& v) {
-  return fsetxattr(fd, kOwnerAttr, v.data(), v.size(), 0, 0);
-}
-static ssize_t GetAttr(const char* path, char* buf, size_t n) { return getxattr(path, kOwnerAttr, buf, n, 0, 0); }
-static int RemoveAttr(int fd) { return fremovexattr(fd, kOwnerAttr, 0); }
-#else
-static int SetAttr(int fd, const std::string& v) { return fsetxattr(fd, kOwnerAttr, v.data(), v.size(), 0); }
-static ssize_t GetAttr(const char* path, char* buf, size_t n) { return getxattr(path, kOwnerAttr, buf, n); }
-static int RemoveAttr(int fd) { return fremovexattr(fd, kOwnerAttr); }
-#endif
-
-// ownFd(fd, tag) -> "<dev> <ino>": sets the owner tag (best effort: a
-// filesystem without user xattrs, or a mode that denies us writing, only
-// means "owner unknown") and returns the object's identity. One call instead
-// of fs.fstatSync plus a tag call: it is on the path of every owned create,
-// whose cost over an unowned one is budgeted at 1.5x.
-static Napi::Value OwnFd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t fd;
-  std::string value;
-  if (!ArgInt32(info, 0, &fd) || !ArgString(info, 1, &value)) return env.Undefined();
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    ThrowErrno(env, errno, "fstat", "");
-    return env.Undefined();
-  }
-  int r;
-  // SAFETY: value.data() is valid for value.size() bytes for the whole call.
-  do r = SetAttr(fd, value);
-  while (r != 0 && errno == EINTR);
-  std::string id = std::to_string(static_cast<unsigned long long>(st.st_dev)) + " " +
-                   std::to_string(static_cast<unsigned long long>(st.st_ino));
-  return Napi::String::New(env, id);
-}
-
-// removeOwnerTag(fd) → 0 or the errno (ENODATA when there was none).
-static Napi::Value RemoveOwnerTag(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t fd;
-  if (!ArgInt32(info, 0, &fd)) return env.Undefined();
-  int r;
-  do r = RemoveAttr(fd);
-  while (r != 0 && errno == EINTR);
-  return Napi::Number::New(env, r == 0 ? 0 : errno);
-}
-
-// getOwnerTag(path) → the tag, or undefined when there is none (or the file
-// is gone, or the filesystem has no user xattrs).
-static Napi::Value GetOwnerTag(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string path;
-  if (!ArgString(info, 0, &path)) return env.Undefined();
-  char buf[256];
-  ssize_t n;
-  // SAFETY: getxattr writes at most sizeof buf bytes into buf; a longer
-  // value fails with ERANGE (not ours, then: we write under 64 bytes).
-  do n = GetAttr(path.c_str(), buf, sizeof buf);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return env.Undefined();
-  return Napi::String::New(env, buf, static_cast<size_t>(n));
-}
-
-// lockFd(fd, wait) -> true once this open file holds the exclusive flock,
-// false if !wait and another holds it. unlockFd(fd) releases it. sweep()
-// and adopt (attach with own) take it around "check the owner, then act", so
-// that neither acts on what the other has just changed. The lock must be
-// released explicitly: a mapping keeps the open file (and so its flock)
-// alive after the descriptor is closed.
-static Napi::Value LockFd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t fd;
-  bool wait;
-  if (!ArgInt32(info, 0, &fd) || !ArgBool(info, 1, &wait)) return env.Undefined();
-  int op = LOCK_EX | (wait ? 0 : LOCK_NB);
-  int r;
-  do r = flock(fd, op);
-  while (r != 0 && errno == EINTR);
-  if (r == 0) return Napi::Boolean::New(env, true);
-  if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
-  ThrowErrno(env, errno, "flock", "");
-  return env.Undefined();
-}
-
-static Napi::Value UnlockFd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t fd;
-  if (!ArgInt32(info, 0, &fd)) return env.Undefined();
-  flock(fd, LOCK_UN);  // only fails for a bad fd
-  return env.Undefined();
-}
-
 void InitLifecycle(Napi::Env env, Napi::Object exports) {
-  exports.Set("lockFd", Napi::Function::New(env, LockFd, "lockFd"));
-  exports.Set("unlockFd", Napi::Function::New(env, UnlockFd, "unlockFd"));
   exports.Set("startTracker", Napi::Function::New(env, StartTracker, "startTracker"));
   exports.Set("trackerWrite", Napi::Function::New(env, TrackerWrite, "trackerWrite"));
   exports.Set("trackerInfo", Napi::Function::New(env, TrackerInfo, "trackerInfo"));
-  exports.Set("ownFd", Napi::Function::New(env, OwnFd, "ownFd"));
-  exports.Set("removeOwnerTag", Napi::Function::New(env, RemoveOwnerTag, "removeOwnerTag"));
-  exports.Set("getOwnerTag", Napi::Function::New(env, GetOwnerTag, "getOwnerTag"));
 }
 
 }  // namespace shmkit

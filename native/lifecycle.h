@@ -2,7 +2,6 @@
 #include <napi.h>
 
 namespace shmkit {
-// trackerWrite, startTracker, trackerInfo, ownFd, getOwnerTag, removeOwnerTag,
-// lockFd, unlockFd: see lifecycle.cc.
+// trackerWrite, startTracker, trackerInfo: see lifecycle.cc.
 void InitLifecycle(Napi::Env env, Napi::Object exports);
 }  // namespace shmkit

@@ -247,7 +247,8 @@ describe.runIf(guarded)('SharedMemory.attach(name, { readonly: true }) under the
       execFileSync(cxx, [
         '-std=c++17', '-O1', '-pthread', '-o', exe,
         path.join(ROOT, 'test', 'native', 'guard-stress.cc'),
-        path.join(ROOT, 'native', 'guard.cc'), path.join(ROOT, 'native', 'guard_decode.cc'), '-lrt', '-ldl',
+        path.join(ROOT, 'native', 'guard.cc'), path.join(ROOT, 'native', 'guard_table.cc'),
+        path.join(ROOT, 'native', 'guard_decode.cc'), '-lrt', '-ldl',
       ]);
       const out = JSON.parse(execFileSync(exe, { encoding: 'utf8', timeout: 60_000 })) as {
         decoder: { cases: number };
