@@ -2,6 +2,7 @@
  * Shared test helpers: unique name prefixes, real child processes running
  * test/fixtures/<role>.ts, and polling with back-off instead of fixed sleeps.
  */
+import { afterEach } from 'vitest';
 import { fork, spawn, type ChildProcess, type ForkOptions, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -177,4 +178,21 @@ export function workerMessage<T = unknown>(w: Worker): Promise<T> {
     w.on('error', onError);
     w.on('exit', onExit);
   });
+}
+
+/**
+ * A test file's names and children: `fresh()` gives names under a prefix of
+ * its own, and after each test every child still running is SIGKILLed and
+ * every segment under the prefix removed (a safety net: tests still assert
+ * their own cleanup).
+ */
+export function testScope(label: string): { prefix: string; fresh: () => string; children: ChildProcess[] } {
+  const prefix = testPrefix(label);
+  let n = 0;
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    removeAll(prefix);
+  });
+  return { prefix, fresh: () => `${prefix}-${n++}`, children };
 }

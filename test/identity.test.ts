@@ -2,21 +2,14 @@
  * The one owner identity (lib/identity.ts) and its judge, provablyDead:
  * reused ids, ended processes, and owners in another pid namespace.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { Mutex, SharedMemory } from '../lib/index';
 import { provablyDead, self, INIT_PID_NS } from '../lib/identity';
-import { FIXTURES, TS_EXEC_ARGV, exited, removeAll, testPrefix, tsWorker, workerMessage } from './helpers';
+import { FIXTURES, TS_EXEC_ARGV, exited, testScope, tsWorker, workerMessage } from './helpers';
 
-const prefix = testPrefix('identity');
-let n = 0;
-const fresh = () => `${prefix}-${n++}`;
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  removeAll(prefix);
-});
+const { fresh, children } = testScope('identity');
 
 describe('provablyDead()', () => {
   it('is false for this thread and true for the same id with another start time (a reused pid)', () => {

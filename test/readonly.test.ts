@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -6,21 +6,13 @@ import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { SharedMemory, notify, waitAsync } from '../lib/index';
 import { binding } from '../lib/binding';
-import { ROOT, TS_EXEC_ARGV, exited, forkFixture, nextMessage, removeAll, testPrefix, waitFor } from './helpers';
+import { ROOT, TS_EXEC_ARGV, exited, forkFixture, nextMessage, testScope, waitFor } from './helpers';
 import { STRAY_SEGMENT_SIZE, STRAY_SPOTS, type StrayReport } from './fixtures/readonly-strays';
 
 /** Where readonly views are shared pages under the guard (native/guard.cc); elsewhere they are private copies. */
 const guarded = process.platform === 'linux' && process.arch === 'x64';
 
-const prefix = testPrefix('readonly');
-let n = 0;
-const fresh = () => `${prefix}-${n++}`;
-const children: ChildProcess[] = [];
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  removeAll(prefix);
-});
+const { fresh, children } = testScope('readonly');
 
 interface Reply {
   ok: boolean;

@@ -4,22 +4,14 @@
  * process, by timeout or at once; the mapping pinned while waits are pending;
  * worker teardown; the fallback without futex_waitv.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { SharedMemory, notify, waitAsync } from '../lib/index';
 import { binding } from '../lib/binding';
-import { forkFixture, nextMessage, removeAll, runFixture, testPrefix, waitFor } from './helpers';
+import { forkFixture, nextMessage, runFixture, testScope, waitFor } from './helpers';
 
-const prefix = testPrefix('sync-pool');
-let n = 0;
-const fresh = () => `${prefix}-${n++}`;
-const children: ChildProcess[] = [];
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  removeAll(prefix);
-});
+const { fresh, children } = testScope('sync-pool');
 
 interface Reply {
   ok: boolean;

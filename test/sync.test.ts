@@ -1,21 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Mutex, SharedMemory, ShmError, notify, waitAsync, waitSync } from '../lib/index';
-import { FIXTURES, TS_EXEC_ARGV, exited, forkFixture, nextMessage, removeAll, runFixture, testPrefix, waitFor } from './helpers';
+import { FIXTURES, TS_EXEC_ARGV, exited, forkFixture, nextMessage, runFixture, testScope, waitFor } from './helpers';
 
-const prefix = testPrefix('sync');
 /** Readonly attaches are guarded shared pages on x86-64 Linux (waitAsync works on them), private copies elsewhere. */
 const readonlyGuarded = process.platform === 'linux' && process.arch === 'x64';
-let n = 0;
-const fresh = () => `${prefix}-${n++}`;
-const children: ChildProcess[] = [];
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  removeAll(prefix);
-});
+const { fresh, children } = testScope('sync');
 
 interface Reply {
   ok: boolean;
