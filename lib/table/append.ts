@@ -65,6 +65,8 @@ const CLAIM_BIT = 0x8000_0000;
 const COMMITTED_64 = BigInt(COMMITTED);
 const VOID_64 = BigInt(VOID);
 const RUN_64 = BigInt(RUN);
+const LOW_64 = 0xffff_ffffn;
+const CLAIM_64 = BigInt(CLAIM_BIT);
 
 /** How often a hole's claimant is checked for death. */
 export const HOLE_CHECK_MS = 20;
@@ -73,7 +75,6 @@ export const ZERO_STALL_MS = 2000;
 
 /** Index of a state's low half in an Int32Array over the states. */
 const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
-const HI = 1 - LO;
 
 /** What the protocol needs from outside. */
 export interface AppendPorts {
@@ -86,10 +87,6 @@ export interface AppendPorts {
 /** The claim word of a writer whose packed identity (low half tid + fingerprint, high half namespace) is `id`. */
 export function claimWord(id: bigint): bigint {
   return BigInt.asIntN(64, id | BigInt(CLAIM_BIT));
-}
-
-function runWord(m: number): bigint {
-  return (BigInt(m) << 32n) | RUN_64;
 }
 
 /** One writer's (or reader's) handle on a table's counters and row states. */
@@ -169,15 +166,17 @@ export class AppendLog {
   /** Moves committed forward as far as it can, recovering a dead writer's hole when due; returns it. */
   advance(): number {
     const h = this.#h;
-    const w = this.#w;
+    const st = this.#st;
     for (;;) {
       const c = Atomics.load(h, this.#iCommitted);
       const r = Math.min(Atomics.load(h, this.#iReserved), this.#cap);
       let k = c;
+      // 64-bit loads of words others change with 64-bit compareExchange: the
+      // memory model orders atomics of the same size only.
       while (k < r) {
-        const v = Atomics.load(w, 2 * k + LO);
-        if (v === COMMITTED || v === VOID) k++;
-        else if (v === RUN) k = this.#resolveRun(k);
+        const v = Atomics.load(st, k);
+        if (v === COMMITTED_64 || v === VOID_64) k++;
+        else if ((v & LOW_64) === RUN_64) k = this.#resolveRun(k, v);
         else break;
       }
       if (k > c && Atomics.compareExchange(h, this.#iCommitted, c, k) !== c) continue;
@@ -188,7 +187,9 @@ export class AppendLog {
 
   /** Whether slot i (below committed) is void. */
   isVoid(i: number): boolean {
-    return Atomics.load(this.#w, 2 * i + LO) === VOID;
+    // Below committed nothing changes any more, and the load of committed
+    // ordered every write of these words before this read.
+    return this.#w[2 * i + LO] === VOID;
   }
 
   /** 1 for each committed row in [0, n), 0 for each void one. */
@@ -199,13 +200,14 @@ export class AppendLog {
     return out;
   }
 
-  /** Resolves the RUN at slot k from its head at k - 1; returns the slot after the run. */
-  #resolveRun(k: number): number {
+  /** Resolves the RUN (word `run`) at slot k from its head at k - 1; returns the slot after the run. */
+  #resolveRun(k: number, run: bigint): number {
     const w = this.#w;
-    const fate = Atomics.load(w, 2 * (k - 1) + LO);
-    const m = Atomics.load(w, 2 * k + HI);
-    for (let j = k + 1; j < k + m; j++) w[2 * j + LO] = fate; // FREE slots only this run's resolvers write
-    Atomics.compareExchange(this.#st, k, runWord(m), BigInt(fate));
+    const fate = Atomics.load(this.#st, k - 1); // COMMITTED or VOID: final, being below k in the scan or below committed
+    const m = Number(run >> 32n);
+    const low = Number(fate);
+    for (let j = k + 1; j < k + m; j++) w[2 * j + LO] = low; // FREE slots only this run's resolvers write
+    Atomics.compareExchange(this.#st, k, run, fate);
     return k + m;
   }
 
@@ -232,7 +234,7 @@ export class AppendLog {
       for (let j = k; j < r; j++) if (Atomics.compareExchange(this.#st, j, 0n, VOID_64) !== 0n) break;
       return true;
     }
-    if ((Atomics.load(this.#w, 2 * k + LO) & CLAIM_BIT) === 0) return true; // finished meanwhile: step on
+    if ((word & CLAIM_64) === 0n) return true; // finished meanwhile: step on
     if (!this.#ports.dead(word)) return false;
     Atomics.compareExchange(this.#st, k, word, VOID_64);
     return true;

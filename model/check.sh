@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Model-checks the table append/recovery protocol (lib/table/append.ts) with
+# spin: model/append.pml in its correct form must show no error in every
+# configuration below, and each deliberately broken variant must show one.
+# Builds in a temporary directory (nothing is written to the repository).
+#
+#   bash model/check.sh            all runs, JOBS=2 at a time
+#   JOBS=1 bash model/check.sh     one at a time
+#   KEEP=1 bash model/check.sh     keep the build directory (trails of the
+#                                  broken variants: spin -t -p append.pml there)
+#
+# Exit status: 0 if every run came out as expected, 1 if not, 2 if spin or a
+# C compiler is missing.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+model=$here/append.pml
+jobs=${JOBS:-2}
+memlim=${MEMLIM_MB:-8000}   # per pan run; pan stops (and the run fails) beyond it
+
+if ! command -v spin >/dev/null 2>&1; then
+  echo "check.sh: spin is not installed (Debian/Ubuntu: apt-get install spin)" >&2
+  exit 2
+fi
+cc=${CC:-gcc}
+if ! command -v "$cc" >/dev/null 2>&1; then
+  echo "check.sh: no C compiler '$cc' (Debian/Ubuntu: apt-get install gcc)" >&2
+  exit 2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmkit-spin.XXXXXX")
+if [ "${KEEP:-0}" = 1 ]; then
+  echo "build directory: $tmp"
+else
+  trap 'rm -rf "$tmp"' EXIT
+fi
+
+# The configurations.  Fields: name | expect | search | hash | spin -D flags | what
+#   expect  pass: 0 errors and a complete search; fail: at least 1 error;
+#           info: printed only, does not decide the exit status
+#   search  safety: assertions + never claim (P1, P2, P3, P4a);
+#           np: spin's non-progress-cycle search with no progress label, so
+#           any infinite execution is reported (P4b)
+#   hash    pan -w: log2 of the hash table slots (2^24 x 8 bytes = 128 MB)
+MAIN="-DNW=2 -DNB=2 -DS0=2 -DS1=1 -DS2=1 -DS3=2 -DCAP=6 -DMAXDEAD=2"
+RUN3="-DNW=2 -DNB=2 -DS0=3 -DS1=1 -DS2=1 -DS3=2 -DCAP=7 -DMAXDEAD=2"
+THREE="-DNW=3 -DNB=1 -DS0=1 -DS1=1 -DS2=1 -DCAP=3 -DMAXDEAD=1"
+READER="-DNW=2 -DNB=1 -DS0=2 -DS1=1 -DCAP=4 -DMAXDEAD=2 -DADV_CALLS=1"
+runs=(
+  "three|pass|safety|26|$THREE|3 writers x 1 row, cap 3, 1 may die"
+  "reader|pass|safety|25|$READER|2 writers x 1 batch (2),(1), cap 4, + a reader's advance() meanwhile"
+  "main|pass|safety|24|$MAIN|2 writers x batches (2,1),(1,2), cap 6, both may die"
+  "main-np|pass|np|24|$MAIN|same: no infinite execution"
+  "run3|pass|safety|24|$RUN3|2 writers x batches (3,1),(1,2), cap 7: RUN fill"
+  "run3-np|pass|np|24|$RUN3|same: no infinite execution"
+  "suspect|pass|safety|24|$MAIN -DSUSPECT|main + recovery may void a LIVE writer's claim"
+  "abandon|pass|safety|24|$MAIN -DABANDON=1|main + one batch abandoned mid-write"
+  "broken-commit|fail|safety|20|$MAIN -DSUSPECT -DBROKEN_COMMIT|commit as a plain store (+SUSPECT)"
+  "broken-zerostall|fail|safety|20|$MAIN -DBROKEN_ZEROSTALL|zero-stall voiding as load-then-store"
+  "broken-commit-exact|info|safety|24|$MAIN -DBROKEN_COMMIT|commit as a plain store, exact dead(): expected 0 errors, commit's CAS only matters if dead() can err"
+)
+
+run_one() { # name expect search hash defs
+  local name=$1 search=$3 hash=$4 defs=$5 d=$tmp/$1
+  mkdir -p "$d" && cp "$model" "$d/append.pml" && cd "$d" || return
+  local t0=$SECONDS
+  # shellcheck disable=SC2086
+  if ! spin -a $defs append.pml >spin.log 2>&1; then
+    echo "spin -a failed: $(head -3 spin.log | tr '\n' ' ')" >result
+    return
+  fi
+  local flags=(-O2 -DNOFAIR -DMEMLIM="$memlim" -w -o pan pan.c)
+  local panargs=(-m100000 -w"$hash")
+  if [ "$search" = np ]; then
+    flags=(-DNP -DNOCLAIM "${flags[@]}")
+    panargs=(-l "${panargs[@]}")
+  else
+    flags=(-DSAFETY "${flags[@]}")
+  fi
+  if ! "$cc" "${flags[@]}" >cc.log 2>&1; then
+    echo "cc failed: $(head -3 cc.log | tr '\n' ' ')" >result
+    return
+  fi
+  ./pan "${panargs[@]}" >pan.log 2>&1
+  local errors states depth secs
+  errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.log | tail -1)
+  states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.log | tail -1)
+  depth=$(sed -n 's/.*depth reached \([0-9]*\).*/\1/p' pan.log | tail -1)
+  secs=$((SECONDS - t0))
+  local note=""
+  grep -q "max search depth too small" pan.log && note="$note depth-limit-hit"
+  grep -qi "out of memory\|memory limit" pan.log && note="$note out-of-memory"
+  grep -q "Search not completed" pan.log && [ "${errors:-0}" = 0 ] && note="$note incomplete"
+  local why
+  why=$(grep -m1 "^pan:1:" pan.log | sed 's/^pan:1: //; s/end state in claim reached/never claim violated (P1: a slot below committed changed or was not complete)/')
+  echo "${errors:-?}|${states:-?}|${depth:-?}|${secs}|${note# }|${why}" >result
+}
+
+start=$SECONDS
+running=0
+for r in "${runs[@]}"; do
+  IFS='|' read -r name expect search hash defs what <<<"$r"
+  (run_one "$name" "$expect" "$search" "$hash" "$defs") &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+done
+wait
+
+status=0
+printf '%-20s %-6s %-7s %8s %12s %6s %6s  %s\n' run expect search errors states depth secs result
+for r in "${runs[@]}"; do
+  IFS='|' read -r name expect search hash defs what <<<"$r"
+  res=$(cat "$tmp/$name/result" 2>/dev/null || echo "no result")
+  IFS='|' read -r errors states depth secs note why <<<"$res"
+  verdict=ok
+  case $expect in
+    pass) { [ "$errors" = 0 ] && [ -z "$note" ]; } || verdict=UNEXPECTED ;;
+    fail) { [[ "$errors" =~ ^[0-9]+$ ]] && [ "$errors" -ge 1 ]; } || verdict=UNEXPECTED ;;
+    info) verdict=info ;;
+  esac
+  [ "$verdict" = UNEXPECTED ] && status=1
+  printf '%-20s %-6s %-7s %8s %12s %6s %6s  %s\n' "$name" "$expect" "$search" "$errors" "$states" "$depth" "$secs" "$verdict${note:+ ($note)}"
+  echo "    $what"
+  [ -n "$why" ] && echo "    first violation: $why"
+  if [ "$errors" = "?" ]; then echo "    $res"; fi
+done
+echo "total: $((SECONDS - start)) s"
+if [ "$status" = 0 ]; then
+  echo "check.sh: all runs as expected"
+else
+  echo "check.sh: some runs NOT as expected (KEEP=1 keeps $tmp for the logs and trails)"
+fi
+exit "$status"
