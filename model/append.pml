@@ -56,7 +56,13 @@
  *  writer, abandon(s) (ABANDON=1 only):
  *   STEP CAS st[s] claim(me) -> VOID       abandon 165; then advance 166
  *  writer, commit(s):
- *   STEP CAS st[s] claim(me) -> COMMITTED  commit 158; then advance 159
+ *   STEP CAS st[s] claim(me) -> COMMITTED  commit: the compareExchange; on success the
+ *                                          code then resolves its own RUN (the
+ *                                          resolveRun steps below, as any advancer
+ *                                          would) and advances stepping over
+ *                                          [s, s+n) unread: those slots are final
+ *                                          and only its own writes, so reading
+ *                                          them (as the model does) changes nothing
  *   (-DBROKEN_COMMIT: a plain store)
  *   false -> goto retry                    table.ts: `if (this.#log.commit(s)) return s;` in a for(;;)
  *  advance():

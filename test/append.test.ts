@@ -48,7 +48,7 @@ describe('AppendLog', () => {
     expect(t.low(1)).toBe(RUN);
     expect(t.low(2)).toBe(FREE);
     expect(a.advance()).toBe(0); // nothing visible before the commit
-    expect(a.commit(s)).toBe(true);
+    expect(a.commit(s, 3)).toBe(true);
     expect(a.committed).toBe(3);
     expect([0, 1, 2].map(t.low)).toEqual([COMMITTED, COMMITTED, COMMITTED]);
   });
@@ -61,12 +61,12 @@ describe('AppendLog', () => {
     t.kill(1); // b now believes a is dead (say, a wrongly judged owner)
     expect(settle(t, b, 2 * HOLE_CHECK_MS)).toBe(2);
     expect([t.low(0), t.low(1)]).toEqual([VOID, VOID]);
-    expect(a.commit(s)).toBe(false); // compare-and-swap on the head: the void stands
+    expect(a.commit(s, 2)).toBe(false); // compare-and-swap on the head: the void stands
     expect([t.low(0), t.low(1)]).toEqual([VOID, VOID]);
     expect(a.committed).toBe(2);
     const again = a.begin(2); // what the table does: write it again
     expect(again).toBe(2);
-    expect(a.commit(again)).toBe(true);
+    expect(a.commit(again, 2)).toBe(true);
     expect(a.committed).toBe(4);
   });
 
@@ -76,9 +76,9 @@ describe('AppendLog', () => {
     const b = t.writer(2);
     const s = a.begin(1);
     const later = b.begin(1);
-    expect(b.commit(later)).toBe(true);
+    expect(b.commit(later, 1)).toBe(true);
     expect(settle(t, b, 10 * ZERO_STALL_MS)).toBe(0); // held back behind a's hole, not stolen
-    expect(a.commit(s)).toBe(true);
+    expect(a.commit(s, 1)).toBe(true);
     expect(b.advance()).toBe(2);
   });
 
@@ -90,7 +90,7 @@ describe('AppendLog', () => {
     Atomics.add(t.header, 0, 3);
     const s = b.begin(1);
     expect(s).toBe(3);
-    expect(b.commit(s)).toBe(true);
+    expect(b.commit(s, 1)).toBe(true);
     expect(settle(t, b, ZERO_STALL_MS - 2 * HOLE_CHECK_MS)).toBe(0);
     expect(settle(t, b, 3 * HOLE_CHECK_MS)).toBe(4);
     expect([0, 1, 2].map(t.low)).toEqual([VOID, VOID, VOID]);
@@ -109,7 +109,7 @@ describe('AppendLog', () => {
     const s = a.begin(3); // reserves 0..2, its RUN mark on slot 1 fails
     expect(t.low(2)).toBe(VOID); // it gave back the rest of that reservation
     expect(s).toBe(3); // and took a fresh one: slots are never reused
-    expect(a.commit(s)).toBe(true);
+    expect(a.commit(s, 3)).toBe(true);
     expect(a.committed).toBe(6);
     expect(Array.from(a.validity(6))).toEqual([0, 0, 0, 1, 1, 1]);
   });

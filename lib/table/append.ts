@@ -151,10 +151,16 @@ export class AppendLog {
   }
 
   /** Step 5–6: publishes [s, s+n) begun by {@link begin}; false if recovery voided it first (write it again). */
-  commit(s: number): boolean {
-    const ok = Atomics.compareExchange(this.#st, s, this.#me, COMMITTED_64) === this.#me;
-    this.advance();
-    return ok;
+  commit(s: number, n: number): boolean {
+    if (Atomics.compareExchange(this.#st, s, this.#me, COMMITTED_64) !== this.#me) {
+      this.advance();
+      return false;
+    }
+    // Resolve our own RUN now, as any advance would (same values, so a
+    // concurrent resolver is harmless), and step over [s, s+n) unread.
+    if (n > 1) this.#resolveRun(s + 1, (BigInt(n - 1) << 32n) | RUN_64);
+    this.#advance(s, s + n);
+    return true;
   }
 
   /** Gives up [s, s+n) begun by {@link begin} (a value failed mid-write): the batch becomes void. */
@@ -165,6 +171,11 @@ export class AppendLog {
 
   /** Moves committed forward as far as it can, recovering a dead writer's hole when due; returns it. */
   advance(): number {
+    return this.#advance(-1, -1);
+  }
+
+  /** advance(), stepping over [mine, mineEnd) unread: rows this writer has just committed and resolved. */
+  #advance(mine: number, mineEnd: number): number {
     const h = this.#h;
     const st = this.#st;
     for (;;) {
@@ -174,6 +185,10 @@ export class AppendLog {
       // 64-bit loads of words others change with 64-bit compareExchange: the
       // memory model orders atomics of the same size only.
       while (k < r) {
+        if (k === mine) {
+          k = mineEnd;
+          continue;
+        }
         const v = Atomics.load(st, k);
         if (v === COMMITTED_64 || v === VOID_64) k++;
         else if ((v & LOW_64) === RUN_64) k = this.#resolveRun(k, v);

@@ -31,7 +31,7 @@ export interface Codec {
 export interface Engine {
   /** Reserves and claims n rows; returns the first. */
   reserve(n: number): number;
-  /** Publishes the rows begun at s; false if they were voided meanwhile (write them again). */
+  /** Publishes the row begun at s; false if it was voided meanwhile (write it again). */
   commit(s: number): boolean;
 }
 

@@ -90,7 +90,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     this.#log = new AppendLog(header, I_RESERVED, I_COMMITTED, states, plan.capacity, claimWord(pack(selfWord(), self().ns)), PORTS);
     this.#codec = buildCodec(plan, seg.buffer, {
       reserve: (n) => this.#reserve(n),
-      commit: (s) => this.#log.commit(s),
+      commit: (s) => this.#log.commit(s, 1),
     });
   }
 
@@ -382,7 +382,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
         this.#log.abandon(s);
         throw err;
       }
-      if (this.#log.commit(s)) return s;
+      if (this.#log.commit(s, batch.n)) return s;
     }
   }
 
