@@ -143,5 +143,5 @@ p(table(
   ],
 ));
 p();
-p('append(row) validates every field, reserves a slot with compareExchange, claims, writes and commits it (about six Atomics operations per row); get(i) builds one row object. appendMany copies each typed column with one `TypedArray.set` (memcpy) and marks 10M commit states with `fill`. Both sides of the appendMany ratio touch fresh pages (a new segment, new ArrayBuffers); create()/`posix_fallocate` is not timed.');
+p('append(row) validates every field, reserves a slot with compareExchange, claims it with the writer thread’s 64-bit identity, writes and commits it (about six Atomics operations per row, three of them on 64-bit BigInt words, which cost about twice an Int32 one); get(i) builds one row object. appendMany copies each typed column with one `TypedArray.set` (memcpy), marks the batch with one RUN word and, once its head commits, stores the outcome into each row’s state. Both sides of the appendMany ratio touch fresh pages (a new segment, new ArrayBuffers); create()/`posix_fallocate` is not timed.');
 console.log(out.join('\n'));
