@@ -25,6 +25,7 @@ export interface RunSpec {
   input: Wire | null;
   output: Wire | null;
   execArgv: string[];
+  workerData: unknown;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   onResult: (r: ChunkResult) => void;
@@ -144,7 +145,7 @@ export function startRun(spec: RunSpec): Run {
     if (settled || typeof msg !== 'object' || msg === null || !('shmkit' in msg)) return;
     switch (msg.shmkit) {
       case 'ready':
-        send(slot, { shmkit: 'init', input: spec.input, output: spec.output });
+        send(slot, { shmkit: 'init', input: spec.input, output: spec.output, workerData: spec.workerData });
         return;
       case 'idle':
         dispatch(slot);

@@ -43,7 +43,7 @@ export interface WireError {
 
 /** Parent → worker. */
 export type ToWorker =
-  | { shmkit: 'init'; input: Wire | null; output: Wire | null }
+  | { shmkit: 'init'; input: Wire | null; output: Wire | null; workerData: unknown }
   | { shmkit: 'task'; index: number; start: number; end: number };
 
 /** Worker → parent. `index` is null for a failure outside any task (attaching). */

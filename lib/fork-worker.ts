@@ -17,6 +17,21 @@ export interface WorkerTask<In = any, Out = any> {
   start: number;
   /** One past the last row of the chunk. */
   end: number;
+  /** `options.workerData` of forkMap (a structured clone, the same for every task); undefined when none was given. */
+  workerData: unknown;
+}
+
+/**
+ * Whether this process was started by {@link forkMap} as one of its workers
+ * (and has not called {@link defineWorker} yet): lets one file be both the
+ * parent and the worker script, as `isMainThread` does for worker_threads.
+ * @example
+ * if (isForkWorker()) defineWorker(work); else await forkMap(__filename, { input });
+ */
+export function isForkWorker(): boolean {
+  const parent = process.env[WORKER_ENV];
+  // The pid check keeps a grandchild that inherited the variable from mistaking itself for a worker.
+  return parent !== undefined && Number(parent) === process.ppid && typeof process.send === 'function';
 }
 
 let defined = false;
@@ -36,9 +51,7 @@ let defined = false;
 export function defineWorker<In = any, Out = any, R = unknown>(fn: (task: WorkerTask<In, Out>) => R | Promise<R>): void {
   if (typeof fn !== 'function') throw invalidType('fn', 'a function', fn);
   if (defined) throw new ShmError('ERR_SHM_WORKER', 'defineWorker() was already called in this process');
-  const parent = process.env[WORKER_ENV];
-  // The pid check keeps a grandchild that inherited the variable from mistaking itself for a worker.
-  if (parent === undefined || Number(parent) !== process.ppid || typeof process.send !== 'function') {
+  if (!isForkWorker()) {
     throw new ShmError('ERR_SHM_WORKER', 'defineWorker() must run in a process started by forkMap()');
   }
   defined = true;
@@ -47,6 +60,7 @@ export function defineWorker<In = any, Out = any, R = unknown>(fn: (task: Worker
   const opened: { close(): void }[] = [];
   let input: unknown;
   let output: unknown;
+  let workerData: unknown;
 
   const reply = (msg: FromWorker) => {
     // Once the parent has closed the channel (run over, failed or aborted) there is nobody to tell.
@@ -70,6 +84,7 @@ export function defineWorker<In = any, Out = any, R = unknown>(fn: (task: Worker
       try {
         input = msg.input ? attach(msg.input, 'input', opened) : undefined;
         output = msg.output ? attach(msg.output, 'output', opened) : undefined;
+        workerData = msg.workerData;
       } catch (err) {
         reply({ shmkit: 'error', index: null, error: flattenError(err) });
         return;
@@ -79,7 +94,7 @@ export function defineWorker<In = any, Out = any, R = unknown>(fn: (task: Worker
       const { index, start, end } = msg;
       let result: R;
       try {
-        result = await fn({ input: input as In, output: output as Out, index, start, end });
+        result = await fn({ input: input as In, output: output as Out, index, start, end, workerData });
       } catch (err) {
         reply({ shmkit: 'error', index, error: flattenError(err) });
         return;

@@ -10,7 +10,7 @@ import { checkInteger, invalidType, invalidValue } from './errors';
 import { startRun, type ChunkResult } from './fork-pool';
 import { encode, tableLength, type Shared } from './fork-wire';
 
-export { defineWorker, type WorkerTask } from './fork-worker';
+export { defineWorker, isForkWorker, type WorkerTask } from './fork-worker';
 export type { ChunkResult } from './fork-pool';
 export type { Shared, Shareable } from './fork-wire';
 
@@ -35,6 +35,13 @@ export interface ForkMapOptions {
   signal?: AbortSignal;
   /** Node flags of the workers, as for `child_process.fork`. Default `process.execArgv`. */
   execArgv?: string[];
+  /**
+   * Any structured-cloneable value, sent once to every worker at start and
+   * given to the worker function as `task.workerData` (like `workerData` of
+   * `worker_threads`): parameters, a role, small lookup tables. Big data
+   * belongs in `input`.
+   */
+  workerData?: unknown;
 }
 
 /** Validates everything before any process starts. */
@@ -74,7 +81,12 @@ function prepare(script: unknown, options: unknown) {
   if (!Array.isArray(execArgv) || !execArgv.every((a) => typeof a === 'string')) {
     throw invalidType('options.execArgv', 'an array of strings', execArgv);
   }
-  return { script: file, input, output, total, workers, chunk, execArgv, signal: o.signal, onProgress: o.onProgress };
+  try {
+    structuredClone(o.workerData); // what the IPC channel's 'advanced' serialization can carry
+  } catch (err) {
+    throw invalidValue('options.workerData', `must be structured-cloneable: ${(err as Error).message}`);
+  }
+  return { script: file, input, output, total, workers, chunk, execArgv, signal: o.signal, onProgress: o.onProgress, workerData: o.workerData };
 }
 
 /**

@@ -10,7 +10,7 @@ export { RecordTable, describeTable } from './table/index';
 export type { TableHandle, TableCreateOptions, TableAttachOptions, ColumnsOf, TableDescription } from './table/index';
 export { ShmError, systemError } from './errors';
 export type { ShmErrorCode, SystemError } from './errors';
-export { forkMap, defineWorker } from './fork';
+export { forkMap, defineWorker, isForkWorker } from './fork';
 export type { ForkMapOptions, WorkerTask, ChunkResult, Shared, Shareable } from './fork';
 export { Mutex, waitAsync, waitSync, notify } from './sync';
 export type { LockOptions, LockResult, WaitResult } from './sync';

@@ -255,6 +255,11 @@ describe('forkMap()', () => {
     });
     await expect(bad(SUM, s.options({ onProgress: 5 as never }))).resolves.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(bad(SUM, s.options({ signal: {} as never }))).resolves.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(bad(SUM, s.options({ workerData: { f: () => 1 } }))).resolves.toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: expect.stringMatching(/^options\.workerData must be structured-cloneable/),
+    });
     await expect(bad(42, s.options())).resolves.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(bad(new URL('https://example.com/w.js'), s.options())).resolves.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(bad(path.join(FIXTURES, 'no-such-worker.ts'), s.options())).resolves.toMatchObject({
@@ -267,6 +272,25 @@ describe('forkMap()', () => {
     closed.unlink();
     expect(childPids().length).toBe(before);
     s.dispose();
+  });
+});
+
+describe('forkMap() workerData and isForkWorker()', () => {
+  it('lets one file be both parent and worker, and gives every task the same structured clone of workerData', async () => {
+    const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const c = spawn(process.execPath, [...TS_EXEC_ARGV, path.join(FIXTURES, 'fork-self.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      c.stdout!.on('data', (d) => (out += d));
+      c.on('error', reject);
+      c.on('close', (code) => resolve({ code, out }));
+    });
+    expect(r.code).toBe(0);
+    const got = JSON.parse(r.out);
+    expect(got.parentIsWorker).toBe(false);
+    // 10 rows, chunks of 3: four tasks, each run in a worker that saw itself as one and got the same data.
+    expect(got.results).toEqual([0, 1, 2, 3].map((i) => ({ index: i, wasWorker: true, factor: '3', tag: 7, bytes: [1, 2, 3] })));
+    expect(new Set(got.pids).size).toBeGreaterThanOrEqual(1);
+    expect(got.pids).not.toContain(got.parentPid);
   });
 });
 
