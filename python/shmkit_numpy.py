@@ -14,7 +14,7 @@ Header layout (format version 2, little-endian; see lib/table/header.ts):
     16 4  header length          20 4 schema JSON length
     24 4  capacity               28 4 row size   32 8 state offset (8 bytes a row)
     40 8  data offset            48 8 end        64 4 reserved (i32)
-    128 4 committed (i32)        192 J schema JSON: [{name, type, categories?, offset}]
+    128 4 committed (i32)        160 4 voids (i32)   192 J schema JSON: [{name, type, categories?, offset}]
 """
 from __future__ import annotations
 

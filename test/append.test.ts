@@ -11,12 +11,12 @@ const CAP = 16;
 
 /** A table's shared words, and writers over them with their own identity, clock and view of who is dead. */
 function table() {
-  const header = new Int32Array(2); // [0] reserved, [1] committed
+  const header = new Int32Array(3); // [0] reserved, [1] committed, [2] voids
   const states = new BigInt64Array(CAP);
   const dead = new Set<bigint>();
   let clock = 0;
   const writer = (id: number) =>
-    new AppendLog(header, 0, 1, states, CAP, claimWord(BigInt(id)), { dead: (w) => dead.has(w), now: () => clock });
+    new AppendLog(header, 0, 1, 2, states, CAP, claimWord(BigInt(id)), { dead: (w) => dead.has(w), now: () => clock });
   const low = (i: number) => Number(BigInt.asIntN(32, states[i]!));
   return {
     header,
@@ -123,11 +123,13 @@ describe('AppendLog', () => {
     expect(a.begin(1)).toBe(-1);
   });
 
-  it('abandon() voids the whole batch', () => {
+  it('abandon() voids the whole batch, and the void count says how many slots', () => {
     const t = table();
     const a = t.writer(1);
+    expect(a.voidCount).toBe(0);
     const s = a.begin(4);
     a.abandon(s);
+    expect(a.voidCount).toBe(4);
     expect(a.committed).toBe(4);
     expect([0, 1, 2, 3].map(t.low)).toEqual([VOID, VOID, VOID, VOID]);
     expect(Array.from(a.validity(4))).toEqual([0, 0, 0, 0]);

@@ -55,6 +55,8 @@ describe('a worker thread terminated mid-append', () => {
       expect(seqs.length).toBeGreaterThan(0);
     }
     expect(seen.get(99)).toEqual(Array.from({ length: 15 }, (_, k) => k));
+    // The header's count of void slots agrees with the rows (every reserved slot is below length now).
+    expect(Atomics.load(header, OFF.voids >> 2)).toBe(voids);
     console.log(`thread-appender: ${t.length} rows, ${voids} void, catch-up ms ${JSON.stringify(waits)}`);
     t.close();
     t.unlink();

@@ -94,6 +94,7 @@ export class AppendLog {
   readonly #h: Int32Array;
   readonly #iReserved: number;
   readonly #iCommitted: number;
+  readonly #iVoids: number;
   readonly #st: BigInt64Array;
   readonly #w: Int32Array;
   readonly #cap: number;
@@ -105,14 +106,17 @@ export class AppendLog {
   #holeChecked = 0;
 
   /**
-   * @param header Int32 words holding `reserved` at `iReserved` and `committed` at `iCommitted`
+   * @param header Int32 words holding `reserved` at `iReserved`, `committed` at
+   *   `iCommitted` and the count of VOID slots at `iVoids` (a statistic: no
+   *   decision of the protocol reads it)
    * @param states one 64-bit state per slot, `capacity` of them
    * @param me this writer's claim word ({@link claimWord})
    */
-  constructor(header: Int32Array, iReserved: number, iCommitted: number, states: BigInt64Array, capacity: number, me: bigint, ports: AppendPorts) {
+  constructor(header: Int32Array, iReserved: number, iCommitted: number, iVoids: number, states: BigInt64Array, capacity: number, me: bigint, ports: AppendPorts) {
     this.#h = header;
     this.#iReserved = iReserved;
     this.#iCommitted = iCommitted;
+    this.#iVoids = iVoids;
     this.#st = states;
     this.#w = new Int32Array(states.buffer, states.byteOffset, states.length * 2);
     this.#cap = capacity;
@@ -123,6 +127,11 @@ export class AppendLog {
   /** Slots reserved so far (not all written yet). */
   get reserved(): number {
     return Math.min(Atomics.load(this.#h, this.#iReserved), this.#cap);
+  }
+
+  /** How many slots are void (anywhere, not only below committed); 0 means every published row is a row. */
+  get voidCount(): number {
+    return Atomics.load(this.#h, this.#iVoids);
   }
 
   /** The published length, without advancing it. */
@@ -165,8 +174,15 @@ export class AppendLog {
 
   /** Gives up [s, s+n) begun by {@link begin} (a value failed mid-write): the batch becomes void. */
   abandon(s: number): void {
-    Atomics.compareExchange(this.#st, s, this.#me, VOID_64);
+    this.#toVoid(s, this.#me);
     this.advance();
+  }
+
+  /** compareExchange of slot k from `from` to VOID, counted; whether it happened. */
+  #toVoid(k: number, from: bigint): boolean {
+    if (Atomics.compareExchange(this.#st, k, from, VOID_64) !== from) return false;
+    Atomics.add(this.#h, this.#iVoids, 1);
+    return true;
   }
 
   /** Moves committed forward as far as it can, recovering a dead writer's hole when due; returns it. */
@@ -222,13 +238,13 @@ export class AppendLog {
     const m = Number(run >> 32n);
     const low = Number(fate);
     for (let j = k + 1; j < k + m; j++) w[2 * j + LO] = low; // FREE slots only this run's resolvers write
-    Atomics.compareExchange(this.#st, k, run, fate);
+    if (Atomics.compareExchange(this.#st, k, run, fate) === run && fate === VOID_64) Atomics.add(this.#h, this.#iVoids, m);
     return k + m;
   }
 
   /** Sets FREE slots of [from, to) to VOID. */
   #voidFree(from: number, to: number): void {
-    for (let j = from; j < to; j++) Atomics.compareExchange(this.#st, j, 0n, VOID_64);
+    for (let j = from; j < to; j++) this.#toVoid(j, 0n);
   }
 
   /** A hole at slot k (below reserved r): recovers it when due; true if it changed anything. */
@@ -246,12 +262,12 @@ export class AppendLog {
     this.#holeChecked = now;
     if (word === 0n) {
       if (now - this.#holeSince < ZERO_STALL_MS) return false;
-      for (let j = k; j < r; j++) if (Atomics.compareExchange(this.#st, j, 0n, VOID_64) !== 0n) break;
+      for (let j = k; j < r && this.#toVoid(j, 0n); j++);
       return true;
     }
     if ((word & CLAIM_64) === 0n) return true; // finished meanwhile: step on
     if (!this.#ports.dead(word)) return false;
-    Atomics.compareExchange(this.#st, k, word, VOID_64);
+    this.#toVoid(k, word);
     return true;
   }
 }

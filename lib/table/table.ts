@@ -10,6 +10,8 @@ import { MAX_SIZE, SharedMemory } from '../segment';
 import { buildCodec, storageArray, type Codec } from './codec';
 import { AppendLog, claimWord } from './append';
 import { columnsBatch, rowsBatch, type Batch } from './bulk';
+import { toArrowTable } from './arrow';
+import type { Table as ArrowTable } from 'apache-arrow';
 import { pack, provablyDead, self, selfWord, unpack } from '../identity';
 
 /** Plain JSON naming a table; {@link RecordTable.attach} accepts it in any process. */
@@ -52,6 +54,7 @@ export type ColumnsOf<S extends SchemaSpec> = { [K in keyof S]: ArrayLike<RowOf<
 // lives in append.ts; this class validates, encodes and calls it.
 const I_RESERVED = OFF.reserved >> 2;
 const I_COMMITTED = OFF.committed >> 2;
+const I_VOIDS = OFF.voids >> 2;
 
 /** How a table's protocol learns whether a claimant is dead, and the time. */
 const PORTS = { dead: (claim: bigint) => provablyDead(unpack(claim)), now: () => performance.now() };
@@ -87,7 +90,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     this.#writable = !seg.readonly;
     const header = new Int32Array(seg.buffer, 0, OFF.schema >> 2);
     const states = new BigInt64Array(seg.buffer, plan.stateOffset, plan.capacity);
-    this.#log = new AppendLog(header, I_RESERVED, I_COMMITTED, states, plan.capacity, claimWord(pack(selfWord(), self().ns)), PORTS);
+    this.#log = new AppendLog(header, I_RESERVED, I_COMMITTED, I_VOIDS, states, plan.capacity, claimWord(pack(selfWord(), self().ns)), PORTS);
     this.#codec = buildCodec(plan, seg.buffer, {
       reserve: (n) => this.#reserve(n),
       commit: (s) => this.#log.commit(s, 1),
@@ -333,6 +336,30 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   validity(): Uint8Array {
     if (this.#closed) throw this.#closedError();
     return this.#log.validity(this.length);
+  }
+
+  /**
+   * An apache-arrow `Table` of rows `[0, length)` whose column buffers are
+   * views of the segment — no copy of the data (bool columns, stored a byte a
+   * value, are bit-packed into a new buffer). Void rows are nulls in every
+   * column. Types: numbers → Int8…Uint64/Float32/64, datetime64 → Timestamp,
+   * utf8[N] → FixedSizeBinary(N) (NUL-padded bytes), category → Dictionary
+   * (Utf8 values). Rows appended later are not in it (call again); `set()`
+   * shows through. Needs the `apache-arrow` package (an optional peer
+   * dependency).
+   * @throws `ERR_SHM_LAYOUT` for a 'rows' table (interleaved records are not
+   *   Arrow buffers); `ERR_SHM_CLOSED`; `MODULE_NOT_FOUND` without apache-arrow
+   * @example
+   * const at = t.toArrow(); at.getChild('price')!.get(0);   // the same bytes as t.column('price')
+   */
+  toArrow(): ArrowTable {
+    if (this.#closed) throw this.#closedError();
+    if (this.#plan.layout !== 'columns') {
+      throw new ShmError('ERR_SHM_LAYOUT', `toArrow() needs layout 'columns'; this table's records are interleaved ('rows')`);
+    }
+    const n = this.length;
+    // Without a void slot anywhere there is no null to mark: skip the scan.
+    return toArrowTable(this.#plan, this.#seg.buffer, n, this.#log.voidCount === 0 ? undefined : this.#log.validity(n));
   }
 
   /** Unmaps this process's view (see {@link SharedMemory.close}). Idempotent. */
