@@ -1,33 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { RecordTable, defineSchema } from '../lib/index';
 import { ROOT, removeAll, shmEntries, testPrefix } from './helpers';
+import { PYTHON, VENV, python, pythonRaw } from './python-run';
 
 const prefix = testPrefix('python');
 let n = 0;
 const fresh = () => `${prefix}-${n++}`;
 afterEach(() => removeAll(prefix));
-
-/** Runs test/python/<script>.py with real python3 and parses the JSON it prints. */
-function python(script: string, args: string[]): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', [path.join(ROOT, 'test', 'python', `${script}.py`), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`python3 exited ${code}: ${err}`));
-      try {
-        resolve(JSON.parse(out));
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
-}
 
 const Trade = defineSchema({
   id: 'int64',
@@ -48,12 +28,14 @@ const rows = [
   { id: 7n, u: 7n, price: Number.MIN_VALUE, f32: 3.4028234663852886e38, qty: 7, small: 0, buy: true, sym: 'AAPL', ts: new Date(1_700_000_000_123), tns: 1_700_000_000_123_456_789n, venue: 'XNYS' as const },
 ];
 
-describe.each(['columns', 'rows'] as const)('python/shmkit_numpy.py, %s layout', (layout) => {
+describe.each(['columns', 'rows'] as const)('shmkit (Python) read_table, %s layout', (layout) => {
   it('numpy reads the same values Node wrote, with no copy, and a value Python writes is seen by Node', async () => {
     const t = RecordTable.create(Trade, { name: fresh(), capacity: 10, layout });
     t.appendMany(rows);
     const got = await python('roundtrip', [t.name, 'price', '42.25']);
     expect(got.layout).toBe(layout);
+    // Under SHMKIT_PYTHON the scripts use the pip-installed package, not the repo's python/.
+    expect(got.module).toContain(VENV ? 'site-packages' : path.join(ROOT, 'python'));
     expect(got.length).toBe(3);
     expect(got.capacity).toBe(10);
     expect(got.owns_data).toBe(false); // a view over the mapping, not a copy
@@ -85,7 +67,7 @@ describe.each(['columns', 'rows'] as const)('python/shmkit_numpy.py, %s layout',
   });
 });
 
-describe('python/shmkit_numpy.py', () => {
+describe('shmkit (Python) read_table', () => {
   it('never unlinks the segment it reads (no resource tracker) and sees only committed rows', async () => {
     const t = RecordTable.create(defineSchema({ a: 'float64' }), { name: fresh(), capacity: 4 });
     t.append({ a: 1 });
@@ -133,5 +115,24 @@ describe('python/shmkit_numpy.py', () => {
     await expect(python('roundtrip', [t.name])).rejects.toThrow(/BadHeader: wrong magic/);
     t.close();
     t.unlink();
+  });
+
+  it('python/shmkit_numpy.py, imported by path, is still the reader (compatibility shim)', async () => {
+    const t = RecordTable.create(defineSchema({ a: 'float64' }), { name: fresh(), capacity: 4 });
+    t.appendMany([{ a: 1.5 }, { a: 2 }]);
+    const code = `import sys; sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'python'))}); import shmkit_numpy as s; ` +
+      `print(float(s.read_table(sys.argv[1])['a'].sum()), s.__name__, callable(s._parse), s.BadHeader.__name__)`;
+    expect((await pythonRaw(['-c', code, t.name])).trim()).toBe('3.5 shmkit.numpy_reader True BadHeader');
+    t.close();
+    t.unlink();
+  });
+});
+
+describe.runIf(VENV)('pip install ./python (the SHMKIT_PYTHON venv)', () => {
+  it(`gives an importable shmkit with the whole API, from site-packages (${PYTHON})`, async () => {
+    const out = await pythonRaw(['-c', 'import shmkit, shmkit_numpy; print(shmkit.__file__); print(sorted(shmkit.__all__))']);
+    const [file, api] = out.trim().split('\n');
+    expect(file).toContain('site-packages');
+    expect(api).toBe("['BadHeader', 'TableInfo', 'read_arrow', 'read_schema', 'read_table', 'void_mask']");
   });
 });

@@ -127,7 +127,7 @@ function encodeSchema(schema: Schema, offsets: number[]): Uint8Array {
  *                         'rows' → byte offset of the field inside a record
  *   H … end       commit states, then the data
  *
- * Python's python/shmkit_numpy.py parses the same bytes; change both together.
+ * Python's python/shmkit/numpy_reader.py parses the same bytes; change both together.
  */
 
 /**

@@ -10,9 +10,13 @@ import os
 import random
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+try:  # the installed package (SHMKIT_PYTHON's venv), else the repo's python/ by path
+    import shmkit
+except ImportError:
+    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "python")))
+    import shmkit
 import numpy as np  # noqa: E402
-import shmkit_numpy as sn  # noqa: E402
+from shmkit import numpy_reader as sn  # noqa: E402
 
 name, runs, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 with open(f"/dev/shm/{name}", "rb") as fh:

@@ -10,9 +10,13 @@ import mmap
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+try:  # the installed package (SHMKIT_PYTHON's venv), else the repo's python/ by path
+    import shmkit
+except ImportError:
+    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "python")))
+    import shmkit
 import numpy as np  # noqa: E402
-from shmkit_numpy import read_schema, read_table, void_mask  # noqa: E402
+from shmkit import read_schema, read_table, void_mask  # noqa: E402
 
 
 def plain(v):
@@ -46,7 +50,7 @@ def backed_by_mmap(a):
 name = sys.argv[1]
 info = read_schema(name)
 data = read_table(name)
-out = {"layout": info.layout, "length": info.length, "capacity": info.capacity, "fields": {}, "dtypes": {},
+out = {"module": shmkit.__file__, "layout": info.layout, "length": info.length, "capacity": info.capacity, "fields": {}, "dtypes": {},
        "categories": {}, "void": void_mask(name).tolist(), "masked": {}, "sums": {}}
 for f in info.fields:
     col = data[f["name"]]  # dict key or structured-array field: both index by name
