@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RecordTable, defineSchema } from '../lib/index';
 import * as path from 'node:path';
 import { ROOT, removeAll, testPrefix } from './helpers';
-import { PYTHON, VENV, python, pythonHas, pythonRaw } from './python-run';
+import { PYTHON, Trade, VENV, python, pythonHas, pythonRaw } from './python-run';
 
 const prefix = testPrefix('pyarrow');
 let n = 0;
@@ -16,19 +16,6 @@ const hasConsumers = hasArrow && pythonHas('pandas', 'polars', 'duckdb');
 // CI sets SHMKIT_PYTHON to its venv, where these must run; elsewhere they skip, saying why.
 if (!hasArrow && !VENV) console.warn(`python-arrow: ${PYTHON} has no pyarrow; Arrow tests skipped (run .ci/python-venv and set SHMKIT_PYTHON)`);
 
-const Trade = defineSchema({
-  id: 'int64',
-  u: 'uint64',
-  price: 'float64',
-  f32: 'float32',
-  qty: 'uint32',
-  small: 'int8',
-  buy: 'bool',
-  sym: 'utf8[8]',
-  ts: 'datetime64[ms]',
-  tns: 'datetime64[ns]',
-  venue: { category: ['XNYS', 'XNAS', 'BATS'] },
-});
 type TradeRow = { id: bigint; u: bigint; price: number; f32: number; qty: number; small: number; buy: boolean; sym: string; ts: Date; tns: bigint; venue: 'XNYS' | 'XNAS' | 'BATS' };
 const rows: TradeRow[] = [
   { id: -(2n ** 63n), u: 2n ** 64n - 1n, price: -0, f32: 0.5, qty: 2 ** 32 - 1, small: -128, buy: true, sym: 'é€abc', ts: new Date(-62_135_596_800_000), tns: -1n, venue: 'XNAS' },

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { defineSchema } from '../lib/index';
 import { ROOT } from './helpers';
 
 /**
@@ -32,3 +33,18 @@ export function pythonRaw(argv: string[]): Promise<string> {
 export async function python(script: string, args: string[]): Promise<Record<string, any>> {
   return JSON.parse(await pythonRaw([path.join(ROOT, 'test', 'python', `${script}.py`), ...args]));
 }
+
+/** A schema with every scalar type at its edges, shared by the numpy and Arrow tests. */
+export const Trade = defineSchema({
+  id: 'int64',
+  u: 'uint64',
+  price: 'float64',
+  f32: 'float32',
+  qty: 'uint32',
+  small: 'int8',
+  buy: 'bool',
+  sym: 'utf8[8]',
+  ts: 'datetime64[ms]',
+  tns: 'datetime64[ns]',
+  venue: { category: ['XNYS', 'XNAS', 'BATS'] },
+});

@@ -2,26 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { RecordTable, defineSchema } from '../lib/index';
 import { ROOT, removeAll, shmEntries, testPrefix } from './helpers';
-import { PYTHON, VENV, python, pythonRaw } from './python-run';
+import { PYTHON, Trade, VENV, python, pythonRaw } from './python-run';
 
 const prefix = testPrefix('python');
 let n = 0;
 const fresh = () => `${prefix}-${n++}`;
 afterEach(() => removeAll(prefix));
 
-const Trade = defineSchema({
-  id: 'int64',
-  u: 'uint64',
-  price: 'float64',
-  f32: 'float32',
-  qty: 'uint32',
-  small: 'int8',
-  buy: 'bool',
-  sym: 'utf8[8]',
-  ts: 'datetime64[ms]',
-  tns: 'datetime64[ns]',
-  venue: { category: ['XNYS', 'XNAS', 'BATS'] },
-});
 const rows = [
   { id: -(2n ** 63n), u: 2n ** 64n - 1n, price: -0, f32: 0.5, qty: 2 ** 32 - 1, small: -128, buy: true, sym: 'é€abc', ts: new Date(-62_135_596_800_000), tns: -1n, venue: 'XNAS' as const },
   { id: 2n ** 63n - 1n, u: 0n, price: NaN, f32: -Infinity, qty: 0, small: 127, buy: false, sym: '', ts: new Date(0), tns: 2n ** 63n - 1n, venue: 'BATS' as const },

@@ -1,0 +1,40 @@
+/**
+ * The plain types of the RecordTable API: handles and options.
+ */
+import type { RowOf, Schema, SchemaSpec } from './schema';
+
+/** Plain JSON naming a table; {@link RecordTable.attach} accepts it in any process. */
+export interface TableHandle {
+  name: string;
+  size: number;
+  kind: 'table';
+}
+
+/** Options of {@link RecordTable.create}. */
+export interface TableCreateOptions {
+  /** Rows the table can hold, 1 to 2^31 - 1. Required: the segment is sized once. */
+  capacity: number;
+  /** `'columns'` (default): one 64-byte aligned array per column. `'rows'`: packed records, numpy's structured dtype. */
+  layout?: 'columns' | 'rows';
+  /** Segment name; generated from `prefix` when absent. */
+  name?: string;
+  /** Prefix of a generated name. Default `'shmkit'`. */
+  prefix?: string;
+  /** Permission bits. Default 0o600. */
+  mode?: number;
+  /** Unlink the table when this process ends. Default true. */
+  owned?: boolean;
+}
+
+/** Options of {@link RecordTable.attach}. */
+export interface TableAttachOptions<S extends SchemaSpec = SchemaSpec> {
+  /** Expected schema: attach throws `ERR_SHM_SCHEMA_MISMATCH` if the table's differs. */
+  schema?: Schema<S>;
+  /** Map the segment read-only (see SharedMemory.attach): append/set throw `ERR_SHM_READONLY`. */
+  readonly?: boolean;
+  /** Adopt the segment: this process unlinks it when it ends. */
+  own?: boolean;
+}
+
+/** Column arrays for {@link RecordTable.appendMany}: typed arrays of the storage type are copied in bulk. */
+export type ColumnsOf<S extends SchemaSpec> = { [K in keyof S]: ArrayLike<RowOf<S>[K]> | ArrayBufferView };
