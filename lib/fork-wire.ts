@@ -125,8 +125,8 @@ interface Closable {
  * Attaches what a handle names, in a worker. Inputs are mapped read-only
  * (a worker's stray write never reaches others — see SharedMemory.attach's
  * `readonly` — and a table input refuses append/set); outputs are mapped
- * read-write. Nothing here
- * ever unlinks. The table module is loaded only when a table handle arrives.
+ * read-write. Nothing here ever unlinks. The table module is loaded only
+ * when a table handle arrives.
  */
 export function attach(wire: Wire, role: 'input' | 'output', opened: Closable[]): unknown {
   switch (wire.type) {

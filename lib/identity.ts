@@ -106,9 +106,13 @@ export function self(): Self {
  */
 export function provablyDead(id: Identity): boolean {
   if (!(id.tid > 0)) return false; // 0 would signal our own process group; no such owner
+  return isForeign(id.ns) ? foreignDead(id) : localDead(id);
+}
+
+/** Whether ids of pid namespace `ns` are another namespace's than ours (both known; unknown ones are judged as local). */
+export function isForeign(ns: number): boolean {
   const local = self().ns;
-  if (id.ns === 0 || local === 0 || id.ns === local) return localDead(id);
-  return foreignDead(id);
+  return ns !== 0 && local !== 0 && ns !== local;
 }
 
 /** Whether a stat result is provably another task than `id` names, or a dead one. */
@@ -206,6 +210,11 @@ export function selfWord(): number {
   const s = self();
   if (s.tid > TID_MASK) throw new RangeError(`thread id ${s.tid} does not fit 22 bits`);
   return s.tid | ((s.start & 0xff) << 22);
+}
+
+/** The calling thread's packed identity (low word and namespace), as Mutex words and row claims hold it. */
+export function selfPacked(): bigint {
+  return pack(selfWord(), self().ns);
 }
 
 /** Packs a low word and a namespace into one 64-bit value. */

@@ -23,7 +23,7 @@
  * @internal
  */
 import * as fs from 'node:fs';
-import { provablyDead, self } from './identity';
+import { isForeign, provablyDead, self } from './identity';
 import { binding, TRACKER_PATH } from './binding';
 import { systemError } from './errors';
 import { SHM_DIR } from './names';
@@ -138,9 +138,8 @@ export function ownerOf(name: string): OwnerRecord | undefined {
   const pid = Number(m[1]);
   const startTime = Number(m[2]);
   const ns = Number(m[3]);
-  const foreign = ns !== 0 && self().ns !== 0 && ns !== self().ns;
   const dead = provablyDead({ tid: pid, start: startTime, startMask: startTime === 0 ? 0 : -1, ns });
-  return { pid, startTime, foreign, alive: !dead };
+  return { pid, startTime, foreign: isForeign(ns), alive: !dead };
 }
 
 /*

@@ -196,3 +196,16 @@ export function testScope(label: string): { prefix: string; fresh: () => string;
   });
   return { prefix, fresh: () => `${prefix}-${n++}`, children };
 }
+
+/** The error a promise rejects with; fails the test if it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<NodeJS.ErrnoException> {
+  try {
+    await p;
+  } catch (err) {
+    return err as NodeJS.ErrnoException;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+/** Readonly attaches are guarded shared pages here (native/guard.cc: x86-64 Linux), private copies elsewhere. */
+export const READONLY_GUARDED = process.platform === 'linux' && process.arch === 'x64';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { Mutex, SharedMemory } from '../lib/index';
 import { provablyDead, self, INIT_PID_NS } from '../lib/identity';
-import { FIXTURES, TS_EXEC_ARGV, exited, testScope, tsWorker, workerMessage } from './helpers';
+import { FIXTURES, TS_EXEC_ARGV, exited, testScope, tsWorker, workerMessage, rejection } from './helpers';
 
 const { fresh, children } = testScope('identity');
 
@@ -71,12 +71,9 @@ describe('a Mutex held from another pid namespace (unshare --pid)', () => {
     const m = Mutex.create(seg, 0);
     const h = await holderInNamespace(seg.name, '3000');
     expect(h.pid).toBe(1); // its own namespace numbers it 1: that pid means nothing here
-    const e = await m.lock({ timeout: 2000 }).then(
-      () => undefined,
-      (err: NodeJS.ErrnoException) => err,
-    );
-    expect(e?.code).toBe('ERR_SHM_LOCK_TIMEOUT');
-    expect(e?.message).toMatch(/another pid namespace/);
+    const e = await rejection(m.lock({ timeout: 2000 }));
+    expect(e.code).toBe('ERR_SHM_LOCK_TIMEOUT');
+    expect(e.message).toMatch(/another pid namespace/);
     expect(await exited(h.child)).toEqual({ code: 0, signal: null });
     expect(h.out()).toContain('unlocked');
     expect(await m.lock({ timeout: 1000 })).toEqual({ recovered: false });

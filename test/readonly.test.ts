@@ -6,11 +6,9 @@ import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { SharedMemory, notify, waitAsync } from '../lib/index';
 import { binding } from '../lib/binding';
-import { ROOT, TS_EXEC_ARGV, exited, forkFixture, nextMessage, testScope, waitFor } from './helpers';
+import { ROOT, TS_EXEC_ARGV, exited, forkFixture, nextMessage, testScope, waitFor, READONLY_GUARDED } from './helpers';
 import { STRAY_SEGMENT_SIZE, STRAY_SPOTS, type StrayReport } from './fixtures/readonly-strays';
 
-/** Where readonly views are shared pages under the guard (native/guard.cc); elsewhere they are private copies. */
-const guarded = process.platform === 'linux' && process.arch === 'x64';
 
 const { fresh, children } = testScope('readonly');
 
@@ -92,7 +90,7 @@ async function expectUnchangedAndFollowing(seg: SharedMemory, c: ChildProcess, s
   expect((await ask(c, { op: 'read', offsets: STRAY_SPOTS })).bytes).toEqual(next);
 }
 
-describe.runIf(guarded)('SharedMemory.attach(name, { readonly: true }) under the guard', () => {
+describe.runIf(READONLY_GUARDED)('SharedMemory.attach(name, { readonly: true }) under the guard', () => {
   it('maps the shared pages themselves, read-only: every later write shows, and close() leaves no range behind', () => {
     const seg = SharedMemory.create({ name: fresh(), size: 3 * 4096 });
     const ro = SharedMemory.attach(seg.name, { readonly: true });
@@ -256,7 +254,7 @@ describe.runIf(guarded)('SharedMemory.attach(name, { readonly: true }) under the
   }, 120_000);
 });
 
-describe.runIf(guarded)('the readonly guard and the other handlers of SIGSEGV and SIGTRAP', () => {
+describe.runIf(READONLY_GUARDED)('the readonly guard and the other handlers of SIGSEGV and SIGTRAP', () => {
   const crash = (mode: string, execArgv: string[] = []) => {
     const name = fresh();
     return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>((resolve) => {
@@ -296,7 +294,7 @@ describe.runIf(guarded)('the readonly guard and the other handlers of SIGSEGV an
   }, 60_000);
 });
 
-describe.runIf(!guarded)('SharedMemory.attach(name, { readonly: true }) without the guard (not x86-64 Linux)', () => {
+describe.runIf(!READONLY_GUARDED)('SharedMemory.attach(name, { readonly: true }) without the guard (not x86-64 Linux)', () => {
   it('maps a private copy-on-write view: a written page stays private', () => {
     const seg = SharedMemory.create({ name: fresh(), size: 8192 });
     const ro = SharedMemory.attach(seg.name, { readonly: true });

@@ -3,21 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { SharedMemory, MAX_SIZE, ShmError } from '../lib/index';
-import {
-  exited,
-  forkFixture,
-  isRoot,
-  nextMessage,
-  removeAll,
-  ROOT,
-  runFixture,
-  shmEntries,
-  testPrefix,
-} from './helpers';
+import { exited, forkFixture, isRoot, nextMessage, removeAll, ROOT, runFixture, shmEntries, testPrefix, READONLY_GUARDED } from './helpers';
 
 const prefix = testPrefix('segment');
-/** Readonly attaches are guarded shared pages on x86-64 Linux, private copies elsewhere. */
-const readonlyGuarded = process.platform === 'linux' && process.arch === 'x64';
 let n = 0;
 const fresh = () => `${prefix}-${n++}`;
 
@@ -218,13 +206,13 @@ describe('SharedMemory.attach()', () => {
     child.send({ op: 'read', offset: 99, length: 3 });
     // x86-64 Linux: the write is discarded (native/guard.cc). Elsewhere it
     // lands in a private copy of the page.
-    expect(await nextMessage(child)).toEqual({ ok: true, bytes: readonlyGuarded ? [5, 5, 5] : [5, 77, 5] });
+    expect(await nextMessage(child)).toEqual({ ok: true, bytes: READONLY_GUARDED ? [5, 5, 5] : [5, 77, 5] });
     expect(new Uint8Array(seg.buffer)[100]).toBe(5);
     // The written page still follows the writer under the guard; untouched pages always do.
     new Uint8Array(seg.buffer)[101] = 8;
     new Uint8Array(seg.buffer)[5000] = 6;
     child.send({ op: 'read', offset: 101, length: 1 });
-    expect(await nextMessage(child)).toEqual({ ok: true, bytes: [readonlyGuarded ? 8 : 5] });
+    expect(await nextMessage(child)).toEqual({ ok: true, bytes: [READONLY_GUARDED ? 8 : 5] });
     child.send({ op: 'read', offset: 5000, length: 1 });
     expect(await nextMessage(child)).toEqual({ ok: true, bytes: [6] });
     child.send({ op: 'exit' });
@@ -234,7 +222,7 @@ describe('SharedMemory.attach()', () => {
     expect(ro.readonly).toBe(true);
     new Float64Array(ro.buffer).fill(1.5);
     expect(new Uint8Array(seg.buffer)[0]).toBe(5);
-    expect(new Uint8Array(ro.buffer)[0]).toBe(readonlyGuarded ? 5 : new Uint8Array(new Float64Array([1.5]).buffer)[0]);
+    expect(new Uint8Array(ro.buffer)[0]).toBe(READONLY_GUARDED ? 5 : new Uint8Array(new Float64Array([1.5]).buffer)[0]);
     ro.close();
     seg.close();
     seg.unlink();

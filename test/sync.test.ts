@@ -3,10 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Mutex, SharedMemory, ShmError, notify, waitAsync, waitSync } from '../lib/index';
-import { FIXTURES, TS_EXEC_ARGV, exited, forkFixture, nextMessage, runFixture, testScope, waitFor } from './helpers';
+import { FIXTURES, TS_EXEC_ARGV, exited, forkFixture, nextMessage, runFixture, testScope, waitFor, rejection, READONLY_GUARDED } from './helpers';
 
-/** Readonly attaches are guarded shared pages on x86-64 Linux (waitAsync works on them), private copies elsewhere. */
-const readonlyGuarded = process.platform === 'linux' && process.arch === 'x64';
 const { fresh, children } = testScope('sync');
 
 interface Reply {
@@ -49,15 +47,6 @@ function inFutexWait(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<NodeJS.ErrnoException> {
-  try {
-    await p;
-  } catch (err) {
-    return err as NodeJS.ErrnoException;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 function thrown(fn: () => unknown): NodeJS.ErrnoException {
@@ -253,7 +242,7 @@ describe('waitAsync()', () => {
     expect(e4.code).toBe('ERR_INVALID_ARG_TYPE');
   });
 
-  it.runIf(readonlyGuarded)('waits on a readonly attach like on any view, and is woken through the writable one', async () => {
+  it.runIf(READONLY_GUARDED)('waits on a readonly attach like on any view, and is woken through the writable one', async () => {
     const seg = segment();
     const ro = SharedMemory.attach(seg.name, { readonly: true });
     const r32 = new Int32Array(ro.buffer);
@@ -267,7 +256,7 @@ describe('waitAsync()', () => {
     done(seg);
   });
 
-  it.runIf(!readonlyGuarded)('rejects with a TypeError for a readonly attach (a private copy-on-write view here)', async () => {
+  it.runIf(!READONLY_GUARDED)('rejects with a TypeError for a readonly attach (a private copy-on-write view here)', async () => {
     const seg = segment();
     const ro = SharedMemory.attach(seg.name, { readonly: true });
     const e1 = await rejection(waitAsync(new Int32Array(ro.buffer), 0, 0, 1000));

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Mutex, RecordTable, SharedMemory, defineSchema } from '../lib/index';
 import { OFF } from '../lib/table/header';
-import { removeAll, testPrefix, tsWorker, waitFor, workerMessage } from './helpers';
+import { removeAll, testPrefix, tsWorker, waitFor, workerMessage, rejection } from './helpers';
 
 const prefix = testPrefix('threads');
 let n = 0;
@@ -92,11 +92,8 @@ describe('a worker thread terminated while holding a Mutex', () => {
     const m = Mutex.create(seg, 0);
     const w = tsWorker('thread-locker', { name: seg.name, offset: 0 });
     await workerMessage(w);
-    const e = await m.lock({ timeout: 300 }).then(
-      () => undefined,
-      (err: NodeJS.ErrnoException) => err,
-    );
-    expect(e?.code).toBe('ERR_SHM_LOCK_TIMEOUT');
+    const e = await rejection(m.lock({ timeout: 300 }));
+    expect(e.code).toBe('ERR_SHM_LOCK_TIMEOUT');
     expect(() => m.unlock()).toThrow(expect.objectContaining({ code: 'ERR_SHM_NOT_OWNER' }));
     await w.terminate();
     seg.close();

@@ -5,7 +5,7 @@
 import { binding } from '../binding';
 import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from '../errors';
 import { SharedMemory } from '../segment';
-import { TID_MASK, pack, provablyDead, self, selfWord, unpack } from '../identity';
+import { TID_MASK, isForeign, provablyDead, self, selfPacked, unpack } from '../identity';
 import { checkPlatform, checkTimeout } from './wait';
 
 /*
@@ -58,7 +58,7 @@ const token = Symbol('Mutex');
 /** Who holds a lock word, for messages. */
 function describeOwner(v: bigint): string {
   const id = unpack(v);
-  const where = id.ns !== 0 && id.ns !== self().ns ? ` in another pid namespace (pid:[${id.ns}])` : '';
+  const where = isForeign(id.ns) ? ` in another pid namespace (pid:[${id.ns}])` : '';
   return `thread ${id.tid}${where}`;
 }
 
@@ -99,7 +99,7 @@ export class Mutex {
     this.#offset = byteOffset;
     this.#word = new BigInt64Array(seg.buffer, byteOffset, Mutex.BYTES / 8);
     this.#futex = new Int32Array(seg.buffer, byteOffset, Mutex.BYTES / 4);
-    this.#me = pack(selfWord(), self().ns);
+    this.#me = selfPacked();
     this.#tid = self().tid;
   }
 

@@ -12,7 +12,7 @@ import { AppendLog, claimWord } from './append';
 import { columnsBatch, rowsBatch, type Batch } from './bulk';
 import { toArrowTable } from './arrow';
 import type { Table as ArrowTable } from 'apache-arrow';
-import { pack, provablyDead, self, selfWord, unpack } from '../identity';
+import { provablyDead, selfPacked, unpack } from '../identity';
 import type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle } from './types';
 
 export type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle } from './types';
@@ -58,7 +58,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     this.#writable = !seg.readonly;
     const header = new Int32Array(seg.buffer, 0, OFF.schema >> 2);
     const states = new BigInt64Array(seg.buffer, plan.stateOffset, plan.capacity);
-    this.#log = new AppendLog(header, I_RESERVED, I_COMMITTED, I_VOIDS, states, plan.capacity, claimWord(pack(selfWord(), self().ns)), PORTS);
+    this.#log = new AppendLog(header, I_RESERVED, I_COMMITTED, I_VOIDS, states, plan.capacity, claimWord(selfPacked()), PORTS);
     this.#codec = buildCodec(plan, seg.buffer, {
       reserve: (n) => this.#reserve(n),
       commit: (s) => this.#log.commit(s, 1),
