@@ -107,8 +107,8 @@ export class AppendLog {
 
   /**
    * @param header Int32 words holding `reserved` at `iReserved`, `committed` at
-   *   `iCommitted` and the count of VOID slots at `iVoids` (a statistic: no
-   *   decision of the protocol reads it)
+   *   `iCommitted` and an upper bound of the VOID slots at `iVoids` (no
+   *   decision of the protocol reads it; readers skip a validity scan at 0)
    * @param states one 64-bit state per slot, `capacity` of them
    * @param me this writer's claim word ({@link claimWord})
    */
@@ -129,7 +129,7 @@ export class AppendLog {
     return Math.min(Atomics.load(this.#h, this.#iReserved), this.#cap);
   }
 
-  /** How many slots are void (anywhere, not only below committed); 0 means every published row is a row. */
+  /** At least how many slots are void (anywhere, not only below committed), never fewer: 0 means every published row is a row. */
   get voidCount(): number {
     return Atomics.load(this.#h, this.#iVoids);
   }
@@ -178,11 +178,17 @@ export class AppendLog {
     this.advance();
   }
 
-  /** compareExchange of slot k from `from` to VOID, counted; whether it happened. */
+  /**
+   * compareExchange of slot k from `from` to VOID; whether it happened. The
+   * count goes up first and back down if the exchange fails, so a process
+   * killed in between leaves it too high (a reader scans for nothing), never
+   * too low (a reader would take a void row for a row).
+   */
   #toVoid(k: number, from: bigint): boolean {
-    if (Atomics.compareExchange(this.#st, k, from, VOID_64) !== from) return false;
     Atomics.add(this.#h, this.#iVoids, 1);
-    return true;
+    if (Atomics.compareExchange(this.#st, k, from, VOID_64) === from) return true;
+    Atomics.sub(this.#h, this.#iVoids, 1);
+    return false;
   }
 
   /** Moves committed forward as far as it can, recovering a dead writer's hole when due; returns it. */
@@ -238,7 +244,9 @@ export class AppendLog {
     const m = Number(run >> 32n);
     const low = Number(fate);
     for (let j = k + 1; j < k + m; j++) w[2 * j + LO] = low; // FREE slots only this run's resolvers write
-    if (Atomics.compareExchange(this.#st, k, run, fate) === run && fate === VOID_64) Atomics.add(this.#h, this.#iVoids, m);
+    // Counted before, uncounted on failure, as in #toVoid.
+    if (fate === VOID_64) Atomics.add(this.#h, this.#iVoids, m);
+    if (Atomics.compareExchange(this.#st, k, run, fate) !== run && fate === VOID_64) Atomics.sub(this.#h, this.#iVoids, m);
     return k + m;
   }
 

@@ -120,7 +120,7 @@ function encodeSchema(schema: Schema, offsets: number[]): Uint8Array {
  *       56     8  zero
  *       64     4  i32 reserved: next free slot (own cache line, compareExchange)
  *      128     4  i32 committed: rows [0, committed) are fully written (own cache line)
- *      160     4  i32 voids: slots made VOID so far (append.ts counts them)
+ *      160     4  i32 voids: ≥ the slots made VOID so far, 0 only if none (append.ts)
  *      192     J  schema, UTF-8 JSON: [{ "name", "type", "categories"?, "offset" }, …]
  *                 type: int8 … float64, bool, utf8[N], datetime64[unit], category
  *                 offset: 'columns' → absolute byte offset of the column (64-aligned);
