@@ -8,7 +8,12 @@
           "sources": ["native/addon.cc", "native/errors.cc", "native/segment.cc", "native/lifecycle.cc", "native/tracker_process.cc", "native/owner_tag.cc", "native/futex.cc", "native/waiter_pool.cc", "native/waiter_groups.cc", "native/waiter_env.cc", "native/guard.cc", "native/guard_table.cc", "native/guard_decode.cc"]
         }],
         ["OS=='linux'", {
-          "libraries": ["-lrt", "-ldl"]
+          "libraries": ["-lrt"],
+          # -z nodelete: Node may dlclose an addon when the last worker
+          # thread that loaded it ends, but the addon's own threads (waiter
+          # pool, tracker watcher) and signal handlers (readonly guard) keep
+          # running its code for the life of the process.
+          "ldflags": ["-Wl,-z,nodelete"]
         }],
         ["OS=='mac'", {
           "xcode_settings": {

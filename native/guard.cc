@@ -43,8 +43,8 @@
 // default (or ignored) disposition is restored and the fault re-occurs or the
 // signal is re-sent, so the process dies as it would have. SIGTRAPs that are
 // not our single steps are chained the same way. Once installed the
-// handlers point into this library, so it pins itself (RTLD_NODELETE): Node
-// may unload an addon when the last worker thread that loaded it ends.
+// handlers point into this library, which is linked -z nodelete (binding.gyp):
+// Node may unload an addon when the last worker thread that loaded it ends.
 //
 // Cost: way 1 and 2 are one signal; way 3 is two signals and four mm
 // syscalls. Stray writes are bugs, so this only has to be correct and not
@@ -64,7 +64,6 @@
 #include <mutex>
 
 #if SHMKIT_GUARD
-#include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -102,13 +101,13 @@ pid_t Tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 // when it is not a write to a view of ours and belongs to the previous handler.
 bool HandleWrite(uintptr_t fault, ucontext_t* uc) {
   greg_t* r = uc->uc_mcontext.gregs;
-  pid_t tid = Tid();
   Lock();
   Range range;
   if (!FindRange(fault, &range)) {
     Unlock();
-    return false;
+    return false;  // not ours (e.g. a WebAssembly bounds trap): no syscall spent on it
   }
+  pid_t tid = Tid();
   bool mid_instruction = false;  // an earlier page of this instruction is swapped
   for (const Swap& s : g_swaps) mid_instruction |= s.page != 0 && s.tid == tid;
   // Ways 1 and 2 (guard_decode.cc): skip the store by editing the registers.
@@ -259,13 +258,9 @@ int Install(const char** failed_call) {
     sigaction(SIGTRAP, &g_prev_trap, nullptr);
     return e;
   }
-  // The handlers now point into this library: keep it loaded for good.
-  // Node may dlclose an addon when the last environment that loaded it (a
-  // worker thread) ends, and a SIGSEGV would then jump into unmapped code.
-  Dl_info self;
-  if (dladdr(reinterpret_cast<void*>(&OnSegv), &self) != 0 && self.dli_fname != nullptr) {
-    dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);  // the handle is never closed
-  }
+  // The handlers now point into this library, which stays loaded for good:
+  // it is linked with -z nodelete (binding.gyp), as its waiter-pool and
+  // watcher threads also need.
   g_installed = true;
   return 0;
 }

@@ -33,13 +33,11 @@ struct Mapping {
   void* addr;
   size_t length;
   bool shared;  // MAP_SHARED: a futex on it is keyed by (inode, offset), so it reaches other processes
-  bool unmapped = false;
   std::weak_ptr<LiveMap> live;  // expires if the environment is torn down first
-  std::shared_ptr<void> range;
+  std::shared_ptr<void> range;  // empty once released
 
   void Release() {
-    if (unmapped) return;
-    unmapped = true;
+    if (!range) return;
     if (auto map = live.lock()) {
       auto it = map->find(addr);
       if (it != map->end() && it->second == this) map->erase(it);
@@ -144,10 +142,11 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "size must be positive").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  size_t length = static_cast<size_t>(size);
   bool guarded = readonly && GuardSupported();
   int prot = guarded ? PROT_READ : PROT_READ | PROT_WRITE;
   int flags = readonly && !guarded ? (MAP_PRIVATE | MAP_NORESERVE) : MAP_SHARED;
-  void* addr = mmap(nullptr, static_cast<size_t>(size), prot, flags, static_cast<int>(fd), 0);
+  void* addr = mmap(nullptr, length, prot, flags, static_cast<int>(fd), 0);
   if (addr == MAP_FAILED) {
     ThrowErrno(env, errno, "mmap", name);
     return env.Undefined();
@@ -155,16 +154,15 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
   if (guarded) {
     // Before any JavaScript can see the range.
     const char* call = "";
-    int e = GuardRegister(addr, static_cast<size_t>(size), &call);
+    int e = GuardRegister(addr, length, &call);
     if (e != 0) {
       // SAFETY: exactly what mmap returned just above; nothing else has it.
-      munmap(addr, static_cast<size_t>(size));
+      munmap(addr, length);
       ThrowErrno(env, e, call, name);
       return env.Undefined();
     }
   }
   AddonData* data = GetAddonData(env);
-  size_t length = static_cast<size_t>(size);
   // SAFETY: the deleter runs once, when the last holder of the range lets go:
   // addr/length are exactly what mmap returned, the buffer is detached or
   // collected by then (Release) and no pending wait pins it any more.
@@ -174,7 +172,7 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
     if (guarded) GuardUnregister(p, length);
     munmap(p, length);
   });
-  auto* m = new Mapping{addr, length, (flags & MAP_SHARED) != 0, false, data->live, std::move(range)};
+  auto* m = new Mapping{addr, length, (flags & MAP_SHARED) != 0, data->live, std::move(range)};
   (*data->live)[addr] = m;
   // SAFETY: the buffer covers exactly [addr, addr+size), which stays mapped at
   // least until Release(); Release() runs only after the buffer is detached
@@ -183,7 +181,7 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
   // fail on length; should it fail anyway we leak the mapping rather than
   // guess whether Node already ran the finalizer.
   return Napi::ArrayBuffer::New(
-      env, addr, static_cast<size_t>(size),
+      env, addr, length,
       [](Napi::Env, void*, Mapping* mapping) {
         mapping->Release();
         delete mapping;  // the finalizer is the struct's only owner

@@ -59,7 +59,9 @@ void Deliver(std::vector<Wait*>* done) {
           e->scheduled = true;
           // Under e->mu: the cleanup hook clears `alive` under it before it
           // releases the function, so the function is live here.
-          napi_call_threadsafe_function(e->tsfn, nullptr, napi_tsfn_nonblocking);
+          // A failed call would leave `scheduled` set and this environment
+          // deaf for good: let the next delivery try again.
+          if (napi_call_threadsafe_function(e->tsfn, nullptr, napi_tsfn_nonblocking) != napi_ok) e->scheduled = false;
         }
       }
     }
@@ -72,8 +74,10 @@ void Deliver(std::vector<Wait*>* done) {
 // empties the queue at teardown: the cleanup hook has freed everything then.
 static void Settle(napi_env env, napi_value, void* context, void*) {
   if (env == nullptr) return;
-  // SAFETY: context is the EnvWaits that AddonData holds; AddonData goes with
-  // the napi env, only after this function has been finalized.
+  // SAFETY: context is the EnvWaits that AddonData holds. With a non-null env
+  // this runs on the JS thread before CleanupEnv (also on the JS thread)
+  // releases the function, and AddonData — which keeps e alive — is freed
+  // only with the instance data, after that.
   EnvWaits* e = static_cast<EnvWaits*>(context);
   std::vector<Wait*> batch;
   {

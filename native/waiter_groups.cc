@@ -163,6 +163,12 @@ int AddWait(Wait* w, int32_t* word, int32_t expected) {
       poke = b->thread != nullptr;
       // A thread that failed to start earlier may have started now: fill it.
       if (poke) Promote(p, nullptr);
+      // The first spilled group: threads[0] polls the spill, but only once it
+      // re-arms (it may sleep with no deadline at all): wake it now. While the
+      // spill is not empty it sleeps at most kSpillPollNs anyway.
+      if (b == &p.spill && p.spill.groups.size() == 1 && !p.threads.empty() && p.threads[0]->armed_until != kAwake) {
+        Poke(p.threads[0]);
+      }
     }
   }
   if (err == 0) {

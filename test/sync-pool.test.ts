@@ -6,10 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
 import { SharedMemory, notify, waitAsync } from '../lib/index';
 import { binding } from '../lib/binding';
-import { forkFixture, nextMessage, runFixture, testScope, waitFor } from './helpers';
+import { ROOT, forkFixture, nextMessage, runFixture, testScope, waitFor } from './helpers';
 
 const { fresh, children } = testScope('sync-pool');
 
@@ -279,5 +280,13 @@ describe('waitAsync() without futex_waitv (SHMKIT_NO_FUTEX_WAITV=1)', () => {
     }
     expect((await many).results).toEqual(indexes.map(() => 'ok'));
     done(seg);
+  });
+});
+
+describe('the addon under its own threads', () => {
+  const hasReadelf = spawnSync('sh', ['-c', 'command -v readelf']).status === 0;
+  it.skipIf(process.platform !== 'linux' || !hasReadelf)('is linked -z nodelete, so Node cannot unload it under its pool, watcher and signal handlers', () => {
+    const out = spawnSync('readelf', ['-d', path.join(ROOT, 'build', 'Release', 'shmkit.node')], { encoding: 'utf8' }).stdout;
+    expect(out).toMatch(/FLAGS_1\)\s+Flags:.*\bNODELETE\b/);
   });
 });
