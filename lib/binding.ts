@@ -17,6 +17,8 @@ export interface Binding {
   unlink(name: string): void;
   /** posix_fallocate(fd, 0, size): size set and every page reserved. */
   reserve(fd: number, size: number, name: string): void;
+  /** posix_fallocate(fd, offset, length): the pages of that range exist (ENOSPC if /dev/shm is full). */
+  allocate(fd: number, offset: number, length: number, name: string): void;
   /**
    * mmap the whole object. readonly: MAP_SHARED + PROT_READ under the guard
    * of native/guard.cc where it exists (x86-64 Linux), else a private

@@ -39,6 +39,11 @@ export interface CreateOptions {
   owned?: boolean;
   /** Prefix of a generated name. Default `'shmkit'`. */
   prefix?: string;
+  /**
+   * @internal Growable tables: set the size without allocating memory (a
+   * sparse extent) and keep the descriptor for {@link SharedMemory.allocate}.
+   */
+  sparse?: boolean;
 }
 
 /** Options of {@link SharedMemory.attach}. */
@@ -56,6 +61,8 @@ export interface AttachOptions {
   readonly?: boolean;
   /** Adopt the segment: this process unlinks it when it ends. Default false. */
   own?: boolean;
+  /** @internal Keep the descriptor open for {@link SharedMemory.allocate} (growable tables). */
+  keepFd?: boolean;
 }
 
 /** One entry of {@link SharedMemory.list}. */
@@ -85,14 +92,29 @@ export class SharedMemory implements Disposable {
   readonly #readonly: boolean;
   #buffer: ArrayBuffer;
   #closed = false;
+  /** A descriptor kept for allocate() (sparse segments), else -1. */
+  #fd: number;
 
   /** @internal use {@link SharedMemory.create} or {@link SharedMemory.attach}. */
-  constructor(key: typeof token, name: string, size: number, buffer: ArrayBuffer, readonly: boolean) {
+  constructor(key: typeof token, name: string, size: number, buffer: ArrayBuffer, readonly: boolean, fd = -1) {
     if (key !== token) throw new TypeError('use SharedMemory.create() or SharedMemory.attach()');
     this.#name = name;
     this.#size = size;
     this.#buffer = buffer;
     this.#readonly = readonly;
+    this.#fd = fd;
+  }
+
+  /**
+   * @internal Gives [offset, offset + length) of a sparse segment its memory
+   * (posix_fallocate), so that writing it can never fault.
+   * @throws `ENOSPC` (syscall 'posix_fallocate') when /dev/shm is full;
+   *   `ERR_SHM_CLOSED`; TypeError if the segment keeps no descriptor
+   */
+  allocate(offset: number, length: number): void {
+    if (this.#closed) throw new ShmError('ERR_SHM_CLOSED', `segment '${this.#name}' is closed`);
+    if (this.#fd < 0) throw new TypeError(`segment '${this.#name}' was not opened to grow`);
+    binding.allocate(this.#fd, offset, length, this.#name);
   }
 
   /**
@@ -115,13 +137,16 @@ export class SharedMemory implements Disposable {
     const name = options.name === undefined ? generateName(options.prefix) : checkName(options.name, 'options.name');
 
     const fd = binding.open(name, O_RDWR | O_CREAT | O_EXCL, mode);
+    const keep = options.sparse === true;
     let buffer: ArrayBuffer;
     try {
       fs.fchmodSync(fd, mode);
-      binding.reserve(fd, size, name);
+      if (keep) fs.ftruncateSync(fd, size);
+      else binding.reserve(fd, size, name);
       buffer = binding.map(fd, size, false, name);
       if (options.owned !== false) own(name, fd);
     } catch (err) {
+      if (keep) binding.close(fd);
       // The object is ours (O_EXCL): remove the half-made segment.
       try {
         binding.unlink(name);
@@ -130,9 +155,9 @@ export class SharedMemory implements Disposable {
       }
       throw err;
     } finally {
-      binding.close(fd);
+      if (!keep) binding.close(fd);
     }
-    return new SharedMemory(token, name, size, buffer, false);
+    return new SharedMemory(token, name, size, buffer, false, keep ? fd : -1);
   }
 
   /**
@@ -156,6 +181,7 @@ export class SharedMemory implements Disposable {
     }
 
     const fd = binding.open(name, readonly ? O_RDONLY : O_RDWR, 0);
+    let keep = options.keepFd === true && !readonly;
     try {
       const size = fs.fstatSync(fd).size;
       if (expected !== undefined && expected !== size) {
@@ -177,9 +203,13 @@ export class SharedMemory implements Disposable {
           throw err;
         }
       }
-      return new SharedMemory(token, name, size, buffer, readonly);
+      const seg = new SharedMemory(token, name, size, buffer, readonly, keep ? fd : -1);
+      return seg;
+    } catch (err) {
+      keep = false;
+      throw err;
     } finally {
-      binding.close(fd);
+      if (!keep) binding.close(fd);
     }
   }
 
@@ -282,6 +312,8 @@ export class SharedMemory implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#fd >= 0) binding.close(this.#fd);
+    this.#fd = -1;
     if (this.#buffer.byteLength > 0) binding.unmap(this.#buffer);
   }
 

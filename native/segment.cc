@@ -124,6 +124,35 @@ static Napi::Value Reserve(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// allocate(fd, offset, length, name): posix_fallocate of [offset, offset +
+// length) of a growable table's sparse segment, so that its pages exist
+// before anything writes them (a write to a missing tmpfs page on a full
+// /dev/shm is a SIGBUS; this is an ENOSPC instead). The file never shrinks:
+// fallocate without FALLOC_FL_KEEP_SIZE only grows the size, and callers stay
+// below it. offset and length come from the table header, validated by
+// header.ts against the segment's size.
+static Napi::Value Allocate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, offset, length;
+  std::string name;
+  if (!ArgInt64(info, 0, &fd) || !ArgInt64(info, 1, &offset) || !ArgInt64(info, 2, &length) || !ArgString(info, 3, &name))
+    return env.Undefined();
+  if (offset < 0 || length <= 0) {
+    Napi::RangeError::New(env, "offset must be >= 0 and length > 0").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+#if defined(__linux__)
+  int rc;
+  do {
+    rc = posix_fallocate(static_cast<int>(fd), static_cast<off_t>(offset), static_cast<off_t>(length));
+  } while (rc == EINTR);
+  if (rc != 0) ThrowErrno(env, rc, "posix_fallocate", name);
+#else
+  (void)fd;
+#endif
+  return env.Undefined();
+}
+
 // map(fd, size, readonly, name) -> ArrayBuffer over the mapping.
 // A read-only attach maps a descriptor opened O_RDONLY. Where the guard
 // exists (x86-64 Linux, see guard.cc) it is MAP_SHARED and PROT_READ: the
@@ -215,6 +244,7 @@ void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("reserve", Napi::Function::New(env, Reserve, "reserve"));
+  exports.Set("allocate", Napi::Function::New(env, Allocate, "allocate"));
   exports.Set("map", Napi::Function::New(env, Map, "map"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
 }

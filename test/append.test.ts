@@ -11,12 +11,12 @@ const CAP = 16;
 
 /** A table's shared words, and writers over them with their own identity, clock and view of who is dead. */
 function table() {
-  const header = new Int32Array(3); // [0] reserved, [1] committed, [2] voids
+  const header = Int32Array.of(0, 0, 0, CAP, 0); // reserved, committed, voids, ready, waiters
   const states = new BigInt64Array(CAP);
   const dead = new Set<bigint>();
   let clock = 0;
   const writer = (id: number) =>
-    new AppendLog(header, 0, 1, 2, states, CAP, claimWord(BigInt(id)), { dead: (w) => dead.has(w), now: () => clock });
+    new AppendLog(header, { reserved: 0, committed: 1, voids: 2, ready: 3, waiters: 4 }, states, CAP, claimWord(BigInt(id)), { dead: (w) => dead.has(w), now: () => clock });
   const low = (i: number) => Number(BigInt.asIntN(32, states[i]!));
   return {
     header,

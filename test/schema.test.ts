@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Schema, defineSchema } from '../lib/index';
-import { planLayout } from '../lib/table/header';
+import { headerBytes, planLayout } from '../lib/table/header';
 
 describe('defineSchema()', () => {
   it('describes every field with its size and numpy dtype', () => {
@@ -36,7 +36,7 @@ describe('defineSchema()', () => {
     [{ a: { category: [] } }, /1 to \d+ values/],
     [{ a: { category: ['x', 'x'] } }, /repeats "x"/],
     [{ a: { category: ['x', 1] } }, /must be strings/],
-    [{ a: 42 }, /a type name or \{ category/],
+    [{ a: 42 }, /a type name, \{ type, nullable \} or \{ category/],
     [{ ['__proto__']: 'int8' }, /__proto__/],
     [{ ['']: 'int8' }, /1 to 255 characters/],
   ])('rejects %j with a TypeError', (spec, message) => {
@@ -57,17 +57,19 @@ describe('defineSchema()', () => {
 
 describe('table layout', () => {
   it("packs 'rows' records at numpy's packed structured-dtype offsets", () => {
-    const { plan } = planLayout(defineSchema({ a: 'int8', b: 'float64', c: 'utf8[3]', d: 'uint16' }), 'rows', 10);
+    const s = defineSchema({ a: 'int8', b: 'float64', c: 'utf8[3]', d: 'uint16' });
+    const plan = planLayout(s, 'rows', 10, 0, false, headerBytes(s));
     expect(plan.offsets).toEqual([0, 1, 9, 12]);
     expect(plan.rowSize).toBe(14);
     expect(plan.dataOffset % 64).toBe(0);
-    expect(plan.end).toBe(plan.dataOffset + 140);
+    expect(plan.end).toBe(plan.dataOffset + 192); // 140 bytes of records, rounded up to 64
   });
 
   it("puts every 'columns' column on a 64-byte boundary, after the commit states", () => {
-    const { plan } = planLayout(defineSchema({ a: 'int8', b: 'float64', c: 'utf8[3]' }), 'columns', 10);
+    const s = defineSchema({ a: 'int8', b: 'float64', c: 'utf8[3]' });
+    const plan = planLayout(s, 'columns', 10, 0, false, headerBytes(s));
     for (const o of plan.offsets) expect(o % 64).toBe(0);
-    expect(plan.offsets[0]).toBeGreaterThanOrEqual(plan.stateOffset + 40);
+    expect(plan.offsets[0]).toBeGreaterThanOrEqual(plan.stateOffset + 80);
     expect(plan.offsets[1]! - plan.offsets[0]!).toBe(64);
     expect(plan.offsets[2]! - plan.offsets[1]!).toBe(128);
   });

@@ -170,7 +170,7 @@ describe.each(['columns', 'rows'] as const)('RecordTable, %s layout', (layout) =
       err = e as ShmError;
     }
     expect(err?.code).toBe('ERR_SHM_TABLE_FULL');
-    expect(err?.message).toMatch(/1 of 3 rows free, 2 needed/);
+    expect(err?.message).toMatch(/a capacity of 3 rows, 1 free, 2 needed/);
     expect(new Uint8Array(t.segment.buffer)).toEqual(before);
     expect(t.append(ODD)).toBe(2);
     expect(codeOf(() => t.append(ODD))).toBe('ERR_SHM_TABLE_FULL');
@@ -256,7 +256,7 @@ describe('RecordTable#column()', () => {
     expect(t.get(2).price).toBe(99);
     expect(price.byteOffset % 64).toBe(0);
     expect(t.column('id')).toBeInstanceOf(BigInt64Array);
-    expect(Array.from(t.column('ok') as Uint8Array)).toEqual([1, 0, 1, 0, 1]);
+    expect(Array.from(t.column('ok') as Uint8Array)).toEqual([0b10101]); // Arrow's bits, LSB first
     expect(Array.from(t.column('v') as Uint8Array)).toEqual([0, 1, 0, 1, 0]);
     expect(Array.from(t.column('ts') as BigInt64Array)).toEqual([0n, 1n, 2n, 3n, 4n]);
     const sym = t.column('sym') as Uint8Array;
@@ -324,8 +324,9 @@ describe('RecordTable.attach()', () => {
 
   it.each([
     ['wrong magic', (dv: DataView) => dv.setUint8(0, 0x41), /wrong magic/],
-    ['unknown version', (dv: DataView) => dv.setUint32(OFF.version, 1, true), /unknown format version 1/],
-    ['capacity beyond the segment', (dv: DataView) => dv.setUint32(OFF.capacity, 1_000_000, true), /beyond the table's end/],
+    ['an older format version', (dv: DataView) => dv.setUint32(OFF.version, 2, true), /format version 2, but this shmkit reads version 3 only \(an older shmkit made it/],
+    ['a newer format version', (dv: DataView) => dv.setUint32(OFF.version, 4, true), /format version 4, but this shmkit reads version 3 only \(a newer shmkit made it: upgrade/],
+    ['capacity beyond the segment', (dv: DataView) => dv.setBigUint64(OFF.maxRows, 1_000n, true), /beyond the table's end/],
     ['end beyond the segment', (dv: DataView) => dv.setBigUint64(OFF.end, 1n << 40n, true), /beyond the segment/],
     ['overlapping columns', (dv: DataView, json: string) => patchJson(dv, json, json.replace(/"offset":(\d+)}\]$/, (_m, o) => `"offset":${Number(o) - 64}}]`)), /overlaps/],
     ['an unknown type', (dv: DataView, json: string) => patchJson(dv, json, json.replace('"float64"', '"float65"')), /unknown type/],
@@ -438,7 +439,7 @@ describe('shmkit inspect on a table', () => {
     new Uint8Array(t.segment.buffer)[8] = 9; // format version 9
     const bad = run('inspect', t.name);
     expect(bad.code).toBe(0);
-    expect(bad.out).toContain('table:    unreadable: bad table header: unknown format version');
+    expect(bad.out).toContain('table:    unreadable: bad table header: format version 9, but this shmkit reads version 3');
     t.close();
     t.unlink();
   });

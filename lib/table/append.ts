@@ -82,6 +82,20 @@ export interface AppendPorts {
   dead(claim: bigint): boolean;
   /** Milliseconds from a monotonic clock. */
   now(): number;
+  /** Wakes readers asleep on the committed word (called only while the waiters word is not 0). */
+  wake?(): void;
+}
+
+/** Where a table's Int32 counters are in its header array. */
+export interface AppendWords {
+  reserved: number;
+  committed: number;
+  /** An upper bound of the VOID slots (no decision of the protocol reads it; readers skip a validity scan at 0). */
+  voids: number;
+  /** Rows that may be reserved: slots [0, ready) have memory (grow.ts); it only grows. */
+  ready: number;
+  /** Readers asleep on committed (waitForLength); a committer wakes them when it is not 0. */
+  waiters: number;
 }
 
 /** The claim word of a writer whose packed identity (low half tid + fingerprint, high half namespace) is `id`. */
@@ -95,6 +109,8 @@ export class AppendLog {
   readonly #iReserved: number;
   readonly #iCommitted: number;
   readonly #iVoids: number;
+  readonly #iReady: number;
+  readonly #iWaiters: number;
   readonly #st: BigInt64Array;
   readonly #w: Int32Array;
   readonly #cap: number;
@@ -106,17 +122,17 @@ export class AppendLog {
   #holeChecked = 0;
 
   /**
-   * @param header Int32 words holding `reserved` at `iReserved`, `committed` at
-   *   `iCommitted` and an upper bound of the VOID slots at `iVoids` (no
-   *   decision of the protocol reads it; readers skip a validity scan at 0)
-   * @param states one 64-bit state per slot, `capacity` of them
+   * @param header Int32 words holding the counters at the indices `words` names
+   * @param states one 64-bit state per slot, `capacity` (the most rows) of them
    * @param me this writer's claim word ({@link claimWord})
    */
-  constructor(header: Int32Array, iReserved: number, iCommitted: number, iVoids: number, states: BigInt64Array, capacity: number, me: bigint, ports: AppendPorts) {
+  constructor(header: Int32Array, words: AppendWords, states: BigInt64Array, capacity: number, me: bigint, ports: AppendPorts) {
     this.#h = header;
-    this.#iReserved = iReserved;
-    this.#iCommitted = iCommitted;
-    this.#iVoids = iVoids;
+    this.#iReserved = words.reserved;
+    this.#iCommitted = words.committed;
+    this.#iVoids = words.voids;
+    this.#iReady = words.ready;
+    this.#iWaiters = words.waiters;
     this.#st = states;
     this.#w = new Int32Array(states.buffer, states.byteOffset, states.length * 2);
     this.#cap = capacity;
@@ -139,12 +155,12 @@ export class AppendLog {
     return Atomics.load(this.#h, this.#iCommitted);
   }
 
-  /** Steps 1–3: reserves and claims [s, s+n); returns s, or -1 if n rows do not fit (nothing changed). */
+  /** Steps 1–3: reserves and claims [s, s+n); returns s, or -1 if n rows do not fit below `ready` (nothing changed). */
   begin(n: number): number {
     const h = this.#h;
     for (;;) {
       const r = Atomics.load(h, this.#iReserved);
-      if (r + n > this.#cap) return -1;
+      if (r + n > Math.min(Atomics.load(h, this.#iReady), this.#cap)) return -1;
       if (Atomics.compareExchange(h, this.#iReserved, r, r + n) !== r) continue;
       // No JavaScript function is called from here to the claim: a worker's
       // terminate() takes effect only at a function entry or a loop edge, so
@@ -216,7 +232,12 @@ export class AppendLog {
         else if ((v & LOW_64) === RUN_64) k = this.#resolveRun(k, v);
         else break;
       }
-      if (k > c && Atomics.compareExchange(h, this.#iCommitted, c, k) !== c) continue;
+      if (k > c) {
+        if (Atomics.compareExchange(h, this.#iCommitted, c, k) !== c) continue;
+        // After the exchange: a reader that raised waiters before we looked is woken,
+        // one that raises it later sees the new committed before it sleeps.
+        if (Atomics.load(h, this.#iWaiters) !== 0) this.#ports.wake?.();
+      }
       if (k < r && this.#hole(k, r)) continue;
       return k;
     }

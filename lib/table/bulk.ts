@@ -5,7 +5,7 @@
  * @internal
  */
 import { ShmError, invalidType, invalidValue } from '../errors';
-import type { Codec } from './codec';
+import type { Codec, HeapCursor } from './codec';
 import { storageArray } from './codec';
 import type { TableLayout } from './header';
 import type { Field, Schema } from './schema';
@@ -13,8 +13,24 @@ import type { Field, Schema } from './schema';
 /** A validated batch of `n` rows, ready to be stored at a reserved slot. */
 export interface Batch {
   n: number;
+  /** Heap bytes of each long utf8/binary value, in the order write() stores them (allocated before the rows are reserved). */
+  heap: number[];
   /** Stores the rows at [s, s + n); throws only if a value changed since it was validated (a getter, a Proxy). */
-  write(s: number): void;
+  write(s: number, heap: HeapCursor): void;
+}
+
+/** Sets bits [from, from + n) of a bitmap of Int32 words, atomically (rows of other writers share the edge words). */
+export function setBits(words: Int32Array, from: number, n: number): void {
+  let i = from;
+  const end = from + n;
+  while (i < end) {
+    const w = i >> 5;
+    const lo = i & 31;
+    const hi = Math.min(32, lo + (end - i));
+    const mask = hi - lo === 32 ? -1 : ((1 << (hi - lo)) - 1) << lo;
+    Atomics.or(words, w, mask);
+    i += hi - lo;
+  }
 }
 
 /** Prefixes a value error with the row it is about. */
@@ -30,19 +46,21 @@ function colError(f: Field, j: number, rule: string, v: unknown): ShmError {
 /** An array of row objects: each is checked whole, then converted again as it is stored. */
 export function rowsBatch(codec: Codec, rows: readonly unknown[]): Batch {
   const n = rows.length;
+  const heap: number[] = [];
   for (let j = 0; j < n; j++) {
     try {
-      codec.check(rows[j]);
+      codec.check(rows[j], heap);
     } catch (err) {
       throw rowError(err, j);
     }
   }
   return {
     n,
-    write(s) {
+    heap,
+    write(s, cursor) {
       for (let j = 0; j < n; j++) {
         try {
-          codec.put(s + j, rows[j]);
+          codec.put(s + j, rows[j], cursor);
         } catch (err) {
           throw rowError(err, j);
         }
@@ -65,8 +83,8 @@ export function columnsBatch(schema: Schema, codec: Codec, plan: TableLayout, bu
   const plans = schema.fields.map((f, k) => {
     const src = cols[f.name];
     if (src === undefined) throw new ShmError('ERR_SHM_VALUE', `column ${JSON.stringify(f.name)} is missing`);
-    const Ctor = storageArray(f);
-    const bulk = f.kind !== 'utf8' && src instanceof Ctor;
+    const Ctor = f.variable ? undefined : storageArray(f);
+    const bulk = f.kind !== 'utf8' && Ctor !== undefined && src instanceof Ctor;
     if (!bulk && !(Array.isArray(src) || (ArrayBuffer.isView(src) && !(src instanceof DataView)))) {
       throw invalidType(`columns.${f.name}`, 'an array or a typed array', src);
     }
@@ -76,6 +94,8 @@ export function columnsBatch(schema: Schema, codec: Codec, plan: TableLayout, bu
     return { f, k, src: src as ArrayLike<unknown>, bulk };
   });
   const rows = Math.max(n, 0);
+  const heap: number[] = [];
+  const lengths: (number[] | undefined)[] = [];
   for (const { f, k, src, bulk } of plans) {
     if (bulk) {
       if (f.kind === 'bool') {
@@ -87,9 +107,15 @@ export function columnsBatch(schema: Schema, codec: Codec, plan: TableLayout, bu
       continue;
     }
     const cv = codec.cv[k]!;
+    const len = codec.len[k];
+    const ns = len ? (lengths[k] = new Array<number>(rows)) : undefined;
     for (let j = 0; j < rows; j++) {
       try {
-        cv(src[j]);
+        const x = cv(src[j]);
+        if (ns) {
+          const b = (ns[j] = len!(x));
+          if (b > 12) heap.push(b);
+        }
       } catch (err) {
         throw rowError(err, j);
       }
@@ -98,18 +124,24 @@ export function columnsBatch(schema: Schema, codec: Codec, plan: TableLayout, bu
   const columnar = plan.layout === 'columns';
   return {
     n: rows,
-    write(s) {
+    heap,
+    write(s, cursor) {
       for (const { f, k, src, bulk } of plans) {
-        if (bulk && columnar) {
+        if (bulk && columnar && f.kind !== 'bool') {
           const Ctor = storageArray(f);
           const dst = new Ctor(buffer as ArrayBuffer, plan.offsets[k]! + s * f.size, rows) as unknown as { set(a: ArrayLike<unknown>): void };
           dst.set(src.length === rows ? src : (src as unknown as Uint8Array).subarray(0, rows));
+          // A typed array has no nulls: every row of it is present.
+          if (plan.validity[k]! >= 0) setBits(new Int32Array(buffer as ArrayBuffer, plan.validity[k]!, Math.ceil(plan.capacity / 32)), s, rows);
           continue;
         }
         const cv = codec.cv[k]!;
         const st = codec.st[k]!;
+        const ns = lengths[k];
         if (bulk) for (let j = 0; j < rows; j++) st(s + j, src[j]);
-        else for (let j = 0; j < rows; j++) st(s + j, cv(src[j]));
+        else if (ns) {
+          for (let j = 0; j < rows; j++) st(s + j, cv(src[j]), ns[j], ns[j]! > 12 ? cursor.take(ns[j]!) : 0);
+        } else for (let j = 0; j < rows; j++) st(s + j, cv(src[j]));
       }
     },
   };

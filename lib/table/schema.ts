@@ -20,38 +20,64 @@ export type NumericType =
 /** Units of `datetime64[unit]`. */
 export type DatetimeUnit = 's' | 'ms' | 'us' | 'ns';
 
-/** A dictionary-encoded string field: the value is one of `category`. */
+/** A dictionary-encoded string field: the value is one of `category` (or null when `nullable`). */
 export interface CategorySpec {
   readonly category: readonly string[];
+  readonly nullable?: boolean;
+}
+
+/**
+ * A type name: numbers, `bool`, `utf8` (any length), `binary` (any length),
+ * `utf8[N]` (fixed N bytes), `datetime64[unit]`.
+ */
+export type TypeName =
+  | NumericType
+  | 'bool'
+  | 'utf8'
+  | 'binary'
+  | `utf8[${number}]`
+  | `datetime64[${DatetimeUnit}]`;
+
+/** A field that may hold null: `{ type: 'int32', nullable: true }`. */
+export interface TypedSpec {
+  readonly type: TypeName;
+  readonly nullable?: boolean;
 }
 
 /** What a schema literal may say about one field. */
-export type FieldSpec =
-  | NumericType
-  | 'bool'
-  | `utf8[${number}]`
-  | `datetime64[${DatetimeUnit}]`
-  | CategorySpec;
+export type FieldSpec = TypeName | TypedSpec | CategorySpec;
 
 /** A schema literal: field name → field type, in column order. */
 export type SchemaSpec = { readonly [name: string]: FieldSpec };
 
-/** The JavaScript value of one field of type `F`. */
-export type ValueOf<F> =
+/** The JavaScript value of a type name. */
+export type ValueOfType<F> =
   F extends 'int64' | 'uint64' ? bigint
   : F extends NumericType ? number
   : F extends 'bool' ? boolean
-  : F extends `utf8[${number}]` ? string
+  : F extends 'utf8' | `utf8[${number}]` ? string
+  : F extends 'binary' ? Uint8Array
   : F extends 'datetime64[s]' | 'datetime64[ms]' ? Date
   : F extends `datetime64[${DatetimeUnit}]` ? bigint
-  : F extends { readonly category: readonly (infer V)[] } ? V
   : never;
+
+/** The JavaScript value of one field of spec `F` (`| null` when nullable). */
+export type ValueOf<F> =
+  F extends { readonly category: readonly (infer V)[]; readonly nullable: true } ? V | null
+  : F extends { readonly category: readonly (infer V)[] } ? V
+  : F extends { readonly type: infer T; readonly nullable: true } ? ValueOfType<T> | null
+  : F extends { readonly type: infer T } ? ValueOfType<T>
+  : ValueOfType<F>;
+
+/** The type name inside a field spec. */
+type TypeOf<F> = F extends { readonly type: infer T } ? T : F;
 
 /**
  * The typed array `column()` returns for a field of type `F`: its storage type
  * (bool and utf8[N] → Uint8Array, datetime64 → BigInt64Array, category → its codes).
  */
-export type ColumnArray<F> =
+export type ColumnArray<G> = ColumnArrayOf<TypeOf<G>>;
+type ColumnArrayOf<F> =
   F extends 'int8' ? Int8Array
   : F extends 'uint8' | 'bool' | `utf8[${number}]` ? Uint8Array
   : F extends 'int16' ? Int16Array
@@ -68,8 +94,11 @@ export type ColumnArray<F> =
 /** The row object of schema spec `S`, e.g. `{ id: bigint; price: number }`. */
 export type RowOf<S extends SchemaSpec> = { -readonly [K in keyof S]: ValueOf<S[K]> };
 
-/** Canonical type names stored in a table header. */
-export type FieldKind = NumericType | 'bool' | 'utf8' | 'datetime64' | 'category';
+/**
+ * Storage kinds: `'utf8'` is the fixed-width `utf8[N]`; `'string'` and
+ * `'binary'` are the variable-length `utf8` and `binary` (Arrow views).
+ */
+export type FieldKind = NumericType | 'bool' | 'utf8' | 'string' | 'binary' | 'datetime64' | 'category';
 
 /** One field of a {@link Schema}, with everything a reader needs to decode it. */
 export interface Field {
@@ -78,15 +107,19 @@ export interface Field {
   /** Canonical type: `'int64'`, `'utf8[8]'`, `'datetime64[ms]'` or `'category'`. */
   readonly type: string;
   readonly kind: FieldKind;
-  /** Bytes per value (utf8: N; category: 1, 2 or 4 for the codes). */
+  /** Bytes per value (utf8[N]: N; category: 1, 2 or 4 for the codes; utf8/binary: 16, the view). */
   readonly size: number;
+  /** Whether the field may hold null (a validity bitmap in 'columns' layout). */
+  readonly nullable: boolean;
+  /** utf8 and binary: values of any length, stored as Arrow views into a shared heap. */
+  readonly variable: boolean;
   /** utf8[N]: N. */
   readonly width?: number;
   /** datetime64: its unit. */
   readonly unit?: DatetimeUnit;
   /** category: its values; a value's code is its index here. */
   readonly categories?: readonly string[];
-  /** numpy dtype string of the stored bytes, e.g. `'<f8'`, `'S8'`, `'<M8[ms]'`, `'u1'`. */
+  /** numpy dtype string of the stored bytes, e.g. `'<f8'`, `'S8'`, `'<M8[ms]'`, `'u1'` (`'V16'`: a view). */
   readonly dtype: string;
 }
 
@@ -109,6 +142,8 @@ export const MAX_UTF8_WIDTH = 65_536;
 export const MAX_CATEGORIES = 1 << 20;
 /** Longest field name, in UTF-16 code units. */
 export const MAX_FIELD_NAME = 255;
+/** Bytes of an Arrow view (utf8/binary): length, then 12 inline bytes or prefix, buffer index, offset. */
+export const VIEW_BYTES = 16;
 /** Most fields one schema may have. */
 export const MAX_FIELDS = 1024;
 
@@ -145,33 +180,47 @@ export class Schema<S extends SchemaSpec = SchemaSpec> {
     return other instanceof Schema && other.#canonical === this.#canonical;
   }
 
-  /** JSON of the fields, as stored in a table header: `[{ name, type, categories? }]`. */
-  toJSON(): { name: string; type: string; categories?: string[] }[] {
+  /** JSON of the fields, as stored in a table header: `[{ name, type, nullable?, categories? }]`. */
+  toJSON(): FieldJSON[] {
     return this.fields.map(fieldJson);
   }
 
   /** The schema literal back, e.g. `{ id: 'int64', venue: { category: [...] } }`. */
   toSpec(): SchemaSpec {
     const spec: Record<string, FieldSpec> = {};
-    for (const f of this.fields) spec[f.name] = f.kind === 'category' ? { category: [...f.categories!] } : (f.type as FieldSpec);
+    for (const f of this.fields) {
+      const nul = f.nullable ? { nullable: true } : {};
+      spec[f.name] = f.kind === 'category' ? { category: [...f.categories!], ...nul } : f.nullable ? { type: f.type as TypeName, nullable: true } : (f.type as FieldSpec);
+    }
     return spec;
   }
 }
 
-function fieldJson(f: Field): { name: string; type: string; categories?: string[] } {
-  return f.kind === 'category' ? { name: f.name, type: 'category', categories: [...f.categories!] } : { name: f.name, type: f.type };
+/** One field as a table header stores it. */
+export interface FieldJSON {
+  name: string;
+  type: string;
+  nullable?: boolean;
+  categories?: string[];
+}
+
+function fieldJson(f: Field): FieldJSON {
+  const nul = f.nullable ? { nullable: true } : {};
+  return f.kind === 'category' ? { name: f.name, type: 'category', ...nul, categories: [...f.categories!] } : { name: f.name, type: f.type, ...nul };
 }
 
 /**
  * Checks a schema literal and returns a {@link Schema} whose row type
  * TypeScript infers: `int64`/`uint64` → bigint, other numbers → number,
- * `bool` → boolean, `utf8[N]` → string, `datetime64[s|ms]` → Date,
- * `datetime64[us|ns]` → bigint, `{ category: [...] }` → the union of its values.
+ * `bool` → boolean, `utf8` and `utf8[N]` → string, `binary` → Uint8Array,
+ * `datetime64[s|ms]` → Date, `datetime64[us|ns]` → bigint, `{ category: [...] }`
+ * → the union of its values. `{ type, nullable: true }` (or a category with
+ * `nullable: true`) adds `null`.
  *
  * @throws TypeError on an unknown type, a bad width, an empty or duplicate
  *   category, or a bad field name (empty, longer than 255, `__proto__`)
  * @example
- * const Trade = defineSchema({ id: 'int64', price: 'float64', sym: 'utf8[8]', venue: { category: ['XNYS', 'XNAS'] } });
+ * const Trade = defineSchema({ id: 'int64', price: { type: 'float64', nullable: true }, sym: 'utf8', venue: { category: ['XNYS', 'XNAS'] } });
  */
 export function defineSchema<const S extends SchemaSpec>(spec: S): Schema<S> {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw invalidType('schema', 'an object', spec);
@@ -192,11 +241,12 @@ export function schemaFromJSON(json: unknown): Schema {
   const seen = new Set<string>();
   const fields = json.map((f: unknown, i) => {
     if (typeof f !== 'object' || f === null) throw invalidType(`schema[${i}]`, 'an object', f);
-    const { name, type, categories } = f as { name?: unknown; type?: unknown; categories?: unknown };
+    const { name, type, categories, nullable } = f as { name?: unknown; type?: unknown; categories?: unknown; nullable?: unknown };
     if (typeof name !== 'string') throw invalidType(`schema[${i}].name`, 'a string', name);
     if (seen.has(name)) throw invalidValue(`schema[${i}].name`, `repeats ${JSON.stringify(name)}`);
     seen.add(name);
-    return parseField(name, type === 'category' ? { category: categories } : type);
+    const nul = nullable === undefined ? {} : { nullable };
+    return parseField(name, type === 'category' ? { category: categories, ...nul } : nullable === undefined ? type : { type, ...nul });
   });
   return new Schema(fields);
 }
@@ -205,6 +255,21 @@ const UTF8 = /^utf8\[([1-9][0-9]{0,5})\]$/;
 const DATETIME = /^datetime64\[(s|ms|us|ns)\]$/;
 
 function parseField(name: string, spec: unknown): Field {
+  let nullable = false;
+  if (typeof spec === 'object' && spec !== null && !Array.isArray(spec) && 'nullable' in spec) {
+    const n = (spec as { nullable: unknown }).nullable;
+    if (typeof n !== 'boolean') throw invalidType(`field ${JSON.stringify(name)}.nullable`, 'a boolean', n);
+    nullable = n;
+  }
+  if (typeof spec === 'object' && spec !== null && !Array.isArray(spec) && 'type' in spec) {
+    const t = (spec as { type: unknown }).type;
+    if (typeof t !== 'string') throw invalidType(`field ${JSON.stringify(name)}.type`, 'a type name', t);
+    spec = t;
+  }
+  return { ...parseBase(name, spec), nullable } as Field;
+}
+
+function parseBase(name: string, spec: unknown): Omit<Field, 'nullable'> {
   if (name.length === 0 || name.length > MAX_FIELD_NAME) {
     throw invalidValue('field name', `must be 1 to ${MAX_FIELD_NAME} characters, got ${JSON.stringify(name.slice(0, 40))}`);
   }
@@ -215,19 +280,21 @@ function parseField(name: string, spec: unknown): Field {
   if (typeof spec === 'string') {
     if (spec in NUMERIC && Object.hasOwn(NUMERIC, spec)) {
       const { size, dtype } = NUMERIC[spec as NumericType];
-      return { name, type: spec, kind: spec as NumericType, size, dtype };
+      return { name, type: spec, kind: spec as NumericType, size, dtype, variable: false };
     }
-    if (spec === 'bool') return { name, type: 'bool', kind: 'bool', size: 1, dtype: '?' };
+    if (spec === 'bool') return { name, type: 'bool', kind: 'bool', size: 1, dtype: '?', variable: false };
+    if (spec === 'utf8') return { name, type: 'utf8', kind: 'string', size: VIEW_BYTES, dtype: 'V16', variable: true };
+    if (spec === 'binary') return { name, type: 'binary', kind: 'binary', size: VIEW_BYTES, dtype: 'V16', variable: true };
     let m = UTF8.exec(spec);
     if (m) {
       const width = Number(m[1]);
       if (width > MAX_UTF8_WIDTH) throw invalidValue(what, `utf8 width must be 1 to ${MAX_UTF8_WIDTH}, got ${width}`);
-      return { name, type: `utf8[${width}]`, kind: 'utf8', size: width, width, dtype: `S${width}` };
+      return { name, type: `utf8[${width}]`, kind: 'utf8', size: width, width, dtype: `S${width}`, variable: false };
     }
     m = DATETIME.exec(spec);
     if (m) {
       const unit = m[1] as DatetimeUnit;
-      return { name, type: spec, kind: 'datetime64', size: 8, unit, dtype: `<M8[${unit}]` };
+      return { name, type: spec, kind: 'datetime64', size: 8, unit, dtype: `<M8[${unit}]`, variable: false };
     }
     throw invalidValue(what, `has unknown type ${JSON.stringify(spec.slice(0, 40))}`);
   }
@@ -252,7 +319,8 @@ function parseField(name: string, spec: unknown): Field {
       size,
       categories: Object.freeze([...values]) as readonly string[],
       dtype: size === 1 ? 'u1' : `<u${size}`,
+      variable: false,
     };
   }
-  throw invalidType(what, 'a type name or { category: [...] }', spec);
+  throw invalidType(what, "a type name, { type, nullable } or { category: [...] }", spec);
 }

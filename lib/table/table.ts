@@ -3,26 +3,31 @@
  * segment, appendable from many processes at once and readable with no copy
  * (column views here, numpy arrays in Python).
  */
-import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from '../errors';
-import { MAX_CAPACITY, OFF, parseHeader, planLayout, writeHeader, type TableLayout } from './header';
+import { ShmError, invalidType, invalidValue, outOfRange } from '../errors';
+import { OFF, parseHeader, type TableLayout } from './header';
+import { SLICE, rowRegions } from './layout';
 import { Schema, type ColumnArray, type RowOf, type SchemaSpec } from './schema';
-import { MAX_SIZE, SharedMemory } from '../segment';
-import { buildCodec, storageArray, type Codec } from './codec';
+import { SharedMemory } from '../segment';
+import { NUL, buildCodec, storageArray, type Codec, type HeapCursor } from './codec';
 import { AppendLog, claimWord } from './append';
+import { Growth } from './grow';
 import { columnsBatch, rowsBatch, type Batch } from './bulk';
 import { toArrowTable } from './arrow';
+import { createTable } from './create';
 import type { Table as ArrowTable } from 'apache-arrow';
 import { provablyDead, selfPacked, unpack } from '../identity';
-import type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle } from './types';
+import { checkTimeout, notify, waitAsync } from '../sync/wait';
+import type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, WaitForLengthOptions } from './types';
 
-export type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle } from './types';
+export type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, WaitForLengthOptions } from './types';
 
 
 // The append protocol (reserve, claim, commit, recovery of dead writers)
 // lives in append.ts; this class validates, encodes and calls it.
-const I_RESERVED = OFF.reserved >> 2;
-const I_COMMITTED = OFF.committed >> 2;
-const I_VOIDS = OFF.voids >> 2;
+const WORDS = { reserved: OFF.reserved >> 2, committed: OFF.committed >> 2, voids: OFF.voids >> 2, ready: OFF.rowsReady >> 2, waiters: OFF.waiters >> 2 };
+const I_COMMITTED = WORDS.committed;
+/** Longest futex sleep of waitForLength: a writable reader then advances (recovering a dead writer's rows). */
+const WAIT_SLICE_MS = 100;
 
 /** How a table's protocol learns whether a claimant is dead, and the time. */
 const PORTS = { dead: (claim: bigint) => provablyDead(unpack(claim)), now: () => performance.now() };
@@ -46,6 +51,8 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   readonly #schema: Schema<S>;
   readonly #log: AppendLog;
   readonly #codec: Codec;
+  readonly #grow: Growth;
+  readonly #h: Int32Array;
   #writable: boolean;
   #closed = false;
 
@@ -56,33 +63,38 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     this.#plan = plan;
     this.#schema = plan.schema as Schema<S>;
     this.#writable = !seg.readonly;
-    const header = new Int32Array(seg.buffer, 0, OFF.schema >> 2);
+    const header = (this.#h = new Int32Array(seg.buffer, 0, OFF.schema >> 2));
     const states = new BigInt64Array(seg.buffer, plan.stateOffset, plan.capacity);
-    this.#log = new AppendLog(header, I_RESERVED, I_COMMITTED, I_VOIDS, states, plan.capacity, claimWord(selfPacked()), PORTS);
+    const wake = () => void notify(header, I_COMMITTED);
+    this.#log = new AppendLog(header, WORDS, states, plan.capacity, claimWord(selfPacked()), { ...PORTS, wake });
+    const h64 = new BigInt64Array(seg.buffer, 0, OFF.schema >> 3);
+    const heap = { at: plan.heapOffset, size: plan.heapSize, slice: SLICE };
+    this.#grow = new Growth(header, h64, WORDS.ready, OFF.heapTop >> 3, OFF.heapReady >> 3, plan.capacity, rowRegions(plan), heap, {
+      allocate: (o, n) => seg.allocate(o, n),
+    });
     this.#codec = buildCodec(plan, seg.buffer, {
       reserve: (n) => this.#reserve(n),
       commit: (s) => this.#log.commit(s, 1),
+      heap: (n) => this.#heap(n),
+      heapReady: () => this.#grow.heapReady,
     });
   }
 
   /**
-   * Creates a table in a new segment sized for `capacity` rows.
+   * Creates a table in a new segment: with `capacity`, room for that many
+   * rows, reserved now; without it, a table that grows as rows are appended
+   * (from any process; readers need no re-attach), its memory allocated just
+   * ahead of the appends.
    *
-   * @throws TypeError/RangeError on a bad schema or options; `EEXIST` if the
-   *   name is taken; `ENOSPC` if /dev/shm cannot hold it
+   * @throws TypeError/RangeError on a bad schema or options; `ERR_SHM_LAYOUT`
+   *   for nullable or utf8/binary fields in 'rows' layout; `EEXIST` if the
+   *   name is taken; `ENOSPC` if /dev/shm cannot hold a fixed table
    * @example
    * const t = RecordTable.create(Trade, { capacity: 1_000_000, layout: 'rows', name: 'app.trades' });
+   * const log = RecordTable.create(defineSchema({ user: 'utf8', score: { type: 'float64', nullable: true } }));
    */
-  static create<S extends SchemaSpec>(schema: Schema<S>, options: TableCreateOptions): RecordTable<S> {
-    if (!(schema instanceof Schema)) throw invalidType('schema', 'a Schema from defineSchema()', schema);
-    if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
-    const capacity = checkInteger('options.capacity', options.capacity, 1, MAX_CAPACITY);
-    const layout = options.layout ?? 'columns';
-    if (layout !== 'columns' && layout !== 'rows') throw invalidValue('options.layout', `must be 'columns' or 'rows', got ${String(layout)}`);
-    const { plan, json } = planLayout(schema, layout, capacity);
-    if (plan.end > MAX_SIZE) throw outOfRange('options.capacity', `small enough for the table to fit in ${MAX_SIZE} bytes`, capacity);
-    const seg = SharedMemory.create({ size: plan.end, name: options.name, prefix: options.prefix, mode: options.mode, owned: options.owned });
-    writeHeader(new Uint8Array(seg.buffer), plan, json);
+  static create<S extends SchemaSpec>(schema: Schema<S>, options: TableCreateOptions = {}): RecordTable<S> {
+    const { seg, plan } = createTable(schema, options);
     return new RecordTable<S>(token, seg, { ...plan, schema });
   }
 
@@ -106,7 +118,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     if (options.schema !== undefined && !(options.schema instanceof Schema)) {
       throw invalidType('options.schema', 'a Schema from defineSchema()', options.schema);
     }
-    const seg = SharedMemory.attach(nameOrHandle as string, { readonly: options.readonly, own: options.own });
+    const seg = SharedMemory.attach(nameOrHandle as string, { readonly: options.readonly, own: options.own, keepFd: true });
     try {
       const plan = parseHeader(new Uint8Array(seg.buffer), seg.size);
       if (options.schema && !options.schema.equals(plan.schema)) {
@@ -136,8 +148,12 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     if (!this.#writable || c === this.#log.reserved) return Math.min(c, this.#plan.capacity);
     return Math.min(this.#log.advance(), this.#plan.capacity);
   }
-  /** Rows the table can hold. */
+  /** Rows the table can hold: its capacity, or Infinity for a growable table (see `maxRows`). */
   get capacity(): number {
+    return this.#plan.growable ? Infinity : this.#plan.capacity;
+  }
+  /** The most rows the segment has address space for (the capacity of a fixed table). */
+  get maxRows(): number {
     return this.#plan.capacity;
   }
   /** The segment's name. */
@@ -225,7 +241,13 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   /**
    * Overwrites some fields of row `i` (below `length`). The given fields are
    * all validated first. Not atomic across fields for concurrent readers.
-   * @throws as {@link RecordTable.append}, RangeError on a bad index
+   * A published row's nulls never change (Arrow readers, here and in
+   * Python, cache a column's null count): a nullable field can be set from a
+   * value to another value, not to or from null. utf8/binary values are
+   * immutable once appended (a view changes 16 bytes at once, which a
+   * reader could see half-done).
+   * @throws as {@link RecordTable.append}; `ERR_SHM_VALUE` for a utf8/binary
+   *   field or a change to or from null; RangeError on a bad index
    * @example
    * t.set(0, { price: 10 });
    */
@@ -235,14 +257,20 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     if (typeof values !== 'object' || values === null) throw invalidType('values', 'an object', values);
     const fields = this.#schema.fields;
     const todo: [number, unknown][] = [];
-    for (let k = 0; k < fields.length; k++) {
-      if (!Object.hasOwn(values, fields[k]!.name)) continue;
-      todo.push([k, this.#codec.cv[k]!((values as Record<string, unknown>)[fields[k]!.name])]);
-    }
     for (const key of Object.keys(values)) {
       if (!this.#schema.field(key)) throw invalidValue('values', `has field ${JSON.stringify(key)}, which the schema does not`);
     }
-    // utf8 converters leave their bytes in a per-field scratch: convert each string again right before storing it.
+    for (let k = 0; k < fields.length; k++) {
+      const f = fields[k]!;
+      if (!Object.hasOwn(values, f.name)) continue;
+      if (f.variable) throw new ShmError('ERR_SHM_VALUE', `field ${JSON.stringify(f.name)} (${f.type}) cannot be set: utf8/binary values are immutable once appended`);
+      const x = this.#codec.cv[k]!((values as Record<string, unknown>)[f.name]);
+      if (f.nullable && (x === NUL) !== (this.#codec.ld[k]!(i) === null)) {
+        throw new ShmError('ERR_SHM_VALUE', `field ${JSON.stringify(f.name)} of row ${i} cannot change ${x === NUL ? 'to' : 'from'} null: a published row's nulls are fixed (Arrow readers cache null counts)`);
+      }
+      todo.push([k, x]);
+    }
+    // utf8[N] converters leave their bytes in a per-field scratch: convert each string again right before storing it.
     for (const [k, x] of todo) {
       const f = fields[k]!;
       this.#codec.st[k]!(i, f.kind === 'utf8' ? this.#codec.cv[k]!((values as Record<string, unknown>)[f.name]) : x);
@@ -252,13 +280,16 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   /**
    * A zero-copy view of a column over shared memory, of length `length`
    * (rows appended later are not in it; call again). Numbers: the typed
-   * array of the type (BigInt64Array for int64); bool: Uint8Array of 0/1;
+   * array of the type (BigInt64Array for int64); bool: Uint8Array of the
+   * bits, LSB first, ceil(length / 8) bytes (Arrow's boolean layout);
    * datetime64: BigInt64Array of units since 1970; category: the codes
    * (index into `schema.field(name).categories`); utf8[N]: Uint8Array of
-   * length × N bytes, each value NUL-padded (numpy's `S{N}`).
+   * length × N bytes, each value NUL-padded (numpy's `S{N}`). A nullable
+   * column's nulls hold unspecified values: see {@link RecordTable.validity}.
    *
    * @throws `ERR_SHM_LAYOUT` for a 'rows' table (its fields are interleaved:
-   *   use get(i), or numpy's structured array); TypeError for an unknown name
+   *   use get(i), or numpy's structured array) and for utf8/binary (views into
+   *   a heap: use toArrow()); TypeError for an unknown name
    * @example
    * let sum = 0; for (const p of t.column('price')) sum += p;
    */
@@ -270,9 +301,13 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
       throw new ShmError('ERR_SHM_LAYOUT', `column(${JSON.stringify(name)}) needs layout 'columns'; this table's records are interleaved ('rows'): use get(i)`);
     }
     const f = this.#schema.fields[k]!;
+    if (f.variable) {
+      throw new ShmError('ERR_SHM_LAYOUT', `column(${JSON.stringify(name)}): a ${f.type} column is views into a heap, not one typed array: use toArrow().getChild(${JSON.stringify(name)}) or get(i)`);
+    }
     const n = this.length;
-    const Ctor = f.kind === 'utf8' ? Uint8Array : storageArray(f);
-    return new Ctor(this.#seg.buffer, this.#plan.offsets[k]!, f.kind === 'utf8' ? n * f.size : n) as ColumnArray<S[K]>;
+    const Ctor = f.kind === 'utf8' || f.kind === 'bool' ? Uint8Array : storageArray(f);
+    const count = f.kind === 'utf8' ? n * f.size : f.kind === 'bool' ? Math.ceil(n / 8) : n;
+    return new Ctor(this.#seg.buffer, this.#plan.offsets[k]!, count) as ColumnArray<S[K]>;
   }
 
   /**
@@ -293,17 +328,58 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   }
 
   /**
-   * The validity mask of rows `[0, length)` as a new Uint8Array: 1 for a
-   * row, 0 for a void one. Use it with `column()` views, whose void rows hold
-   * unspecified bytes.
-   * @throws `ERR_SHM_CLOSED`
+   * The validity of rows `[0, length)` as a new Uint8Array of 0/1: without
+   * `name`, 0 for a void row; with a field's name, 0 where that field is
+   * null or the row is void. Use it with `column()` views, whose nulls and
+   * void rows hold unspecified bytes.
+   * @throws `ERR_SHM_CLOSED`; TypeError for an unknown name
    * @example
-   * const price = t.column('price'), ok = t.validity();
+   * const price = t.column('price'), ok = t.validity('price');
    * let sum = 0; for (let i = 0; i < price.length; i++) if (ok[i]) sum += price[i];
    */
-  validity(): Uint8Array {
+  validity(name?: keyof S & string): Uint8Array {
     if (this.#closed) throw this.#closedError();
-    return this.#log.validity(this.length);
+    const n = this.length;
+    const out = this.#log.validity(n);
+    if (name === undefined) return out;
+    const k = this.#schema.fields.findIndex((f) => f.name === name);
+    if (k < 0) throw invalidValue('name', `is not a field of this table: ${JSON.stringify(name)}`);
+    const at = this.#plan.validity[k]!;
+    if (at < 0) return out;
+    const bits = new Uint8Array(this.#seg.buffer, at, Math.ceil(n / 8));
+    for (let i = 0; i < n; i++) out[i]! &= (bits[i >> 3]! >> (i & 7)) & 1;
+    return out;
+  }
+
+  /**
+   * Resolves once `length` is at least `n` (rows appended by any process),
+   * or when `timeout` ms pass: sleeps on the futex of the committed count,
+   * woken by the append that publishes rows — no polling. A writable table
+   * also looks every 100 ms, recovering rows of writers that died.
+   * @returns `'ok'` or `'timed-out'`
+   * @throws RangeError for a bad `n` or timeout; `ERR_SHM_CLOSED` (also if
+   *   the table is closed while waiting)
+   * @example
+   * if (await t.waitForLength(1000, { timeout: 5000 }) === 'ok') use(t.column('price'));
+   */
+  async waitForLength(n: number, options: WaitForLengthOptions = {}): Promise<'ok' | 'timed-out'> {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw outOfRange('n', 'an integer ≥ 0', n);
+    const ms = checkTimeout('options.timeout', options.timeout);
+    const deadline = ms < 0 ? Infinity : performance.now() + ms;
+    const h = this.#h;
+    for (;;) {
+      if (this.#closed) throw this.#closedError();
+      if (this.length >= n) return 'ok';
+      const left = deadline - performance.now();
+      if (left <= 0) return 'timed-out';
+      Atomics.add(h, WORDS.waiters, 1);
+      try {
+        const c = Atomics.load(h, I_COMMITTED);
+        if (c < n) await waitAsync(h, I_COMMITTED, c, Math.min(left, WAIT_SLICE_MS));
+      } finally {
+        if (!this.#closed) Atomics.sub(h, WORDS.waiters, 1);
+      }
+    }
   }
 
   /**
@@ -327,7 +403,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     }
     const n = this.length;
     // Without a void slot anywhere there is no null to mark: skip the scan.
-    return toArrowTable(this.#plan, this.#seg.buffer, n, this.#log.voidCount === 0 ? undefined : this.#log.validity(n));
+    return toArrowTable(this.#plan, this.#seg.buffer, n, this.#log.voidCount === 0 ? undefined : this.#log.validity(n), this.#grow.heapReady);
   }
 
   /** Unmaps this process's view (see {@link SharedMemory.close}). Idempotent. */
@@ -370,9 +446,10 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   #appendBatch(batch: Batch): number {
     if (batch.n <= 0) return this.length;
     for (;;) {
+      const cursor = this.#heapCursor(batch.heap);
       const s = this.#reserve(batch.n);
       try {
-        batch.write(s);
+        batch.write(s, cursor);
       } catch (err) {
         this.#log.abandon(s);
         throw err;
@@ -383,12 +460,57 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
 
   /** Reserves and claims n rows (append.ts); throws ERR_SHM_TABLE_FULL, changing nothing, if they do not fit. */
   #reserve(n: number): number {
-    const s = this.#log.begin(n);
-    if (s < 0) {
+    for (;;) {
+      const s = this.#log.begin(n);
+      if (s >= 0) return s;
       const cap = this.#plan.capacity;
       const r = this.#log.reserved;
-      throw new ShmError('ERR_SHM_TABLE_FULL', `table '${this.#seg.name}' is full: ${cap - r} of ${cap} rows free, ${n} needed`);
+      if (r + n > cap) {
+        const room = this.#plan.growable ? `room for ${cap} rows (options maxBytes/maxRows at create)` : `a capacity of ${cap} rows`;
+        throw new ShmError('ERR_SHM_TABLE_FULL', `table '${this.#seg.name}' is full: it has ${room}, ${cap - r} free, ${n} needed`);
+      }
+      this.#grow.ensureRows(r + n); // ENOSPC here leaves the table as it was
     }
-    return s;
+  }
+
+  /**
+   * Allocates heap room for values of the given lengths, in as few chunks as
+   * slices allow, and hands it out in the same order. Done before the rows
+   * are reserved, so that a full heap or /dev/shm changes no row.
+   */
+  #heapCursor(lengths: readonly number[]): HeapCursor {
+    const chunks: number[] = [];
+    let acc = 0;
+    for (const n of lengths) {
+      if (acc + n > SLICE) chunks.push(acc), (acc = 0);
+      acc += n;
+    }
+    if (acc > 0) chunks.push(acc);
+    const starts = chunks.map((c) => this.#heap(c));
+    let c = 0;
+    let at = starts[0] ?? 0;
+    let left = chunks[0] ?? 0;
+    return {
+      take(n: number): number {
+        if (n > left) {
+          if (++c >= chunks.length || n > chunks[c]!) {
+            throw new ShmError('ERR_SHM_VALUE', 'a utf8/binary value changed length while the batch was written (a getter or Proxy?)');
+          }
+          at = starts[c]!;
+          left = chunks[c]!;
+        }
+        left -= n;
+        return (at += n) - n;
+      },
+    };
+  }
+
+  /** n heap bytes for a long utf8/binary value, with memory; ERR_SHM_TABLE_FULL when the heap's address space is used up. */
+  #heap(n: number): number {
+    const at = this.#grow.heapAlloc(n);
+    if (at < 0) {
+      throw new ShmError('ERR_SHM_TABLE_FULL', `table '${this.#seg.name}' has no heap room left for a ${n}-byte value (${this.#grow.heapTop} of ${this.#plan.heapSize} bytes used; options maxBytes at create)`);
+    }
+    return at;
   }
 }

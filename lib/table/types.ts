@@ -12,8 +12,25 @@ export interface TableHandle {
 
 /** Options of {@link RecordTable.create}. */
 export interface TableCreateOptions {
-  /** Rows the table can hold, 1 to 2^31 - 1. Required: the segment is sized once. */
-  capacity: number;
+  /**
+   * Rows the table can hold, 1 to 2^31 - 1 (2^30 - 1 with utf8/binary
+   * fields); their memory is reserved at create. Without it the table grows
+   * as rows are appended, from any process, into a sparse address range of
+   * `maxBytes` that gets memory only as it fills.
+   */
+  capacity?: number;
+  /**
+   * Address space of the segment in bytes: a growable table's rows and
+   * utf8/binary bytes, or a fixed table's utf8/binary bytes, must fit in it.
+   * Sparse: it costs no memory until used. Default: the most this Node maps,
+   * up to 1 TiB (4 GiB on Node 20).
+   */
+  maxBytes?: number;
+  /**
+   * Growable tables: the most rows (default: what `maxBytes` holds with
+   * utf8/binary values of 64 bytes on average; the rest is their heap).
+   */
+  maxRows?: number;
   /** `'columns'` (default): one 64-byte aligned array per column. `'rows'`: packed records, numpy's structured dtype. */
   layout?: 'columns' | 'rows';
   /** Segment name; generated from `prefix` when absent. */
@@ -34,6 +51,12 @@ export interface TableAttachOptions<S extends SchemaSpec = SchemaSpec> {
   readonly?: boolean;
   /** Adopt the segment: this process unlinks it when it ends. */
   own?: boolean;
+}
+
+/** Options of {@link RecordTable.waitForLength}. */
+export interface WaitForLengthOptions {
+  /** Milliseconds to wait at most; default: no limit. */
+  timeout?: number;
 }
 
 /** Column arrays for {@link RecordTable.appendMany}: typed arrays of the storage type are copied in bulk. */

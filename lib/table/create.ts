@@ -1,0 +1,72 @@
+/**
+ * Creating a table's segment: options checked, the layout sized (to a
+ * capacity, or to an address-space budget for a growable table), the
+ * segment made and its header written.
+ * @internal
+ */
+import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from '../errors';
+import { MAX_SIZE, SharedMemory } from '../segment';
+import { headerBytes, writeHeader } from './header';
+import { MAX_CAPACITY, MAX_VIEW_ROWS, hasHeap, planLayout, rowRegions, regionBytes, sizeToBudget, type TableLayout } from './layout';
+import { Schema } from './schema';
+import type { TableCreateOptions } from './types';
+
+/** Default address space of a growable table: all this Node can map, up to 1 TiB (sparse: it costs nothing until used). */
+export const DEFAULT_MAX_BYTES = Math.min(MAX_SIZE, 2 ** 40);
+
+/**
+ * Checks `options`, makes the segment and writes the header.
+ * @throws TypeError/RangeError on bad options; `ERR_SHM_LAYOUT` for nullable
+ *   or utf8/binary fields in 'rows' layout; `EEXIST`; `ENOSPC`
+ */
+export function createTable(schema: Schema, options: TableCreateOptions): { seg: SharedMemory; plan: TableLayout } {
+  if (!(schema instanceof Schema)) throw invalidType('schema', 'a Schema from defineSchema()', schema);
+  if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
+  const layout = options.layout ?? 'columns';
+  if (layout !== 'columns' && layout !== 'rows') throw invalidValue('options.layout', `must be 'columns' or 'rows', got ${String(layout)}`);
+  if (layout === 'rows') {
+    const f = schema.fields.find((x) => x.variable || x.nullable);
+    if (f) {
+      throw new ShmError('ERR_SHM_LAYOUT', `field ${JSON.stringify(f.name)} (${f.type}${f.nullable ? ', nullable' : ''}) needs layout 'columns': 'rows' holds numpy's packed records of fixed-width, never-null values`);
+    }
+  }
+  const heap = hasHeap(schema);
+  const maxRowsCap = heap ? MAX_VIEW_ROWS : MAX_CAPACITY;
+  const growable = options.capacity === undefined;
+  const capacity = growable ? undefined : checkInteger('options.capacity', options.capacity, 1, maxRowsCap);
+  const maxRows = options.maxRows === undefined ? undefined : checkInteger('options.maxRows', options.maxRows, 1, maxRowsCap);
+  if (!growable && maxRows !== undefined) throw invalidValue('options.maxRows', 'is for growable tables (no capacity)');
+  const budget = checkInteger('options.maxBytes', options.maxBytes ?? DEFAULT_MAX_BYTES, 4096, MAX_SIZE);
+  const headerLength = headerBytes(schema);
+
+  let plan: TableLayout;
+  if (growable) {
+    const sized = sizeToBudget(schema, layout, budget, headerLength, maxRows);
+    if (sized.maxRows < 1 || (heap && sized.heapSize < 4096)) {
+      throw outOfRange('options.maxBytes', `large enough for a row and a heap of this schema (${maxRows ?? 1} rows)`, budget);
+    }
+    plan = planLayout(schema, layout, sized.maxRows, sized.heapSize, true, headerLength);
+  } else {
+    const rowsEnd = planLayout(schema, layout, capacity!, 0, false, headerLength).end;
+    plan = planLayout(schema, layout, capacity!, heap ? Math.floor((budget - rowsEnd) / 64) * 64 : 0, false, headerLength);
+    if (heap && plan.heapSize < 4096) throw outOfRange('options.maxBytes', `over the ${rowsEnd} bytes of ${capacity} rows, with room for a heap of utf8/binary bytes`, budget);
+  }
+  if (plan.end > MAX_SIZE) throw outOfRange('options.capacity', `small enough for the table to fit in ${MAX_SIZE} bytes`, capacity);
+
+  // A fixed table without a heap has all its memory at create (ENOSPC now,
+  // never later); the others are sparse extents that get memory as they grow.
+  const sparse = growable || heap;
+  const seg = SharedMemory.create({ size: plan.end, name: options.name, prefix: options.prefix, mode: options.mode, owned: options.owned, sparse });
+  try {
+    if (sparse) {
+      seg.allocate(0, plan.headerLength); // the header is written now: its pages must exist first
+      if (!growable) for (const r of rowRegions(plan)) seg.allocate(r.at, regionBytes(r, plan.capacity));
+    }
+    writeHeader(new Uint8Array(seg.buffer), plan, growable ? 0 : plan.capacity);
+  } catch (err) {
+    seg.unlink();
+    seg.close();
+    throw err;
+  }
+  return { seg, plan };
+}
