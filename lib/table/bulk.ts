@@ -5,8 +5,9 @@
  * @internal
  */
 import { ShmError, invalidType, invalidValue } from '../errors';
+import { SLICE } from './layout';
 import type { Codec, HeapCursor } from './codec';
-import { storageArray } from './codec';
+import { NUL, storageArray } from './codec';
 import type { TableLayout } from './header';
 import type { Field, Schema } from './schema';
 
@@ -145,4 +146,64 @@ export function columnsBatch(schema: Schema, codec: Codec, plan: TableLayout, bu
       }
     },
   };
+}
+
+/**
+ * Allocates heap room for values of the given lengths (each ≤ a slice), in
+ * as few chunks as slices allow, and hands it out in the same order. Called
+ * before the rows are reserved, so that a full heap or /dev/shm changes no row.
+ * @param alloc hands out n heap bytes inside one slice (throws when it cannot)
+ */
+export function heapCursor(lengths: readonly number[], alloc: (n: number) => number): HeapCursor {
+  const chunks: number[] = [];
+  let acc = 0;
+  for (const n of lengths) {
+    if (acc + n > SLICE) chunks.push(acc), (acc = 0);
+    acc += n;
+  }
+  if (acc > 0) chunks.push(acc);
+  const starts = chunks.map(alloc);
+  let c = 0;
+  let at = starts[0] ?? 0;
+  let left = chunks[0] ?? 0;
+  return {
+    take(n: number): number {
+      if (n > left) {
+        if (++c >= chunks.length || n > chunks[c]!) {
+          throw new ShmError('ERR_SHM_VALUE', 'a utf8/binary value changed length while the batch was written (a getter or Proxy?)');
+        }
+        at = starts[c]!;
+        left = chunks[c]!;
+      }
+      left -= n;
+      return (at += n) - n;
+    },
+  };
+}
+
+/**
+ * RecordTable.set: validates the given fields of row i, all before storing
+ * any. utf8/binary fields and changes to or from null are refused (see set()).
+ */
+export function setRow(codec: Codec, schema: Schema, i: number, values: unknown): void {
+  if (typeof values !== 'object' || values === null) throw invalidType('values', 'an object', values);
+  const vals = values as Record<string, unknown>;
+  for (const key of Object.keys(vals)) {
+    if (!schema.field(key)) throw invalidValue('values', `has field ${JSON.stringify(key)}, which the schema does not`);
+  }
+  const todo: [number, unknown][] = [];
+  schema.fields.forEach((f, k) => {
+    if (!Object.hasOwn(vals, f.name)) return;
+    if (f.variable) throw new ShmError('ERR_SHM_VALUE', `field ${JSON.stringify(f.name)} (${f.type}) cannot be set: utf8/binary values are immutable once appended`);
+    const x = codec.cv[k]!(vals[f.name]);
+    if (f.nullable && (x === NUL) !== (codec.ld[k]!(i) === null)) {
+      throw new ShmError('ERR_SHM_VALUE', `field ${JSON.stringify(f.name)} of row ${i} cannot change ${x === NUL ? 'to' : 'from'} null: a published row's nulls are fixed (Arrow readers cache null counts)`);
+    }
+    todo.push([k, x]);
+  });
+  // utf8[N] converters leave their bytes in a per-field scratch: convert each string again right before storing it.
+  for (const [k, x] of todo) {
+    const f = schema.fields[k]!;
+    codec.st[k]!(i, f.kind === 'utf8' ? codec.cv[k]!(vals[f.name]) : x);
+  }
 }

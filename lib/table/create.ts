@@ -6,10 +6,10 @@
  */
 import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from '../errors';
 import { MAX_SIZE, SharedMemory } from '../segment';
-import { headerBytes, writeHeader } from './header';
+import { headerBytes, parseHeader, writeHeader } from './header';
 import { MAX_CAPACITY, MAX_VIEW_ROWS, hasHeap, planLayout, rowRegions, regionBytes, sizeToBudget, type TableLayout } from './layout';
-import { Schema } from './schema';
-import type { TableCreateOptions } from './types';
+import { Schema, type SchemaSpec } from './schema';
+import type { TableAttachOptions, TableCreateOptions, TableHandle } from './types';
 
 /** Default address space of a growable table: all this Node can map, up to 1 TiB (sparse: it costs nothing until used). */
 export const DEFAULT_MAX_BYTES = Math.min(MAX_SIZE, 2 ** 40);
@@ -69,4 +69,34 @@ export function createTable(schema: Schema, options: TableCreateOptions): { seg:
     throw err;
   }
   return { seg, plan };
+}
+
+/**
+ * Maps an existing table's segment and parses its header (see RecordTable.attach).
+ * @throws as RecordTable.attach
+ */
+export function openTable<S extends SchemaSpec>(
+  nameOrHandle: string | TableHandle | { name: string; size?: number },
+  schemaOrOptions?: Schema<S> | TableAttachOptions<S>,
+): { seg: SharedMemory; plan: TableLayout; options: TableAttachOptions<S> } {
+  const options: TableAttachOptions<S> = schemaOrOptions instanceof Schema ? { schema: schemaOrOptions } : schemaOrOptions ?? {};
+  if (typeof options !== 'object' || options === null) throw invalidType('options', 'a Schema or an options object', options);
+  if (options.schema !== undefined && !(options.schema instanceof Schema)) {
+    throw invalidType('options.schema', 'a Schema from defineSchema()', options.schema);
+  }
+  const seg = SharedMemory.attach(nameOrHandle as string, { readonly: options.readonly, own: options.own, keepFd: true });
+  try {
+    const plan = parseHeader(new Uint8Array(seg.buffer), seg.size);
+    if (options.schema && !options.schema.equals(plan.schema)) {
+      throw new ShmError(
+        'ERR_SHM_SCHEMA_MISMATCH',
+        `table '${seg.name}' has schema ${JSON.stringify(plan.schema.toJSON())}, not the expected ${JSON.stringify(options.schema.toJSON())}`,
+      );
+    }
+    return { seg, plan: options.schema ? { ...plan, schema: options.schema } : plan, options };
+  } catch (err) {
+    if (options.own) seg.unregister();
+    seg.close();
+    throw err;
+  }
 }

@@ -4,19 +4,21 @@
  * (column views here, numpy arrays in Python).
  */
 import { ShmError, invalidType, invalidValue, outOfRange } from '../errors';
-import { OFF, parseHeader, type TableLayout } from './header';
+import { OFF, type TableLayout } from './header';
 import { SLICE, rowRegions } from './layout';
 import { Schema, type ColumnArray, type RowOf, type SchemaSpec } from './schema';
 import { SharedMemory } from '../segment';
 import { NUL, buildCodec, storageArray, type Codec, type HeapCursor } from './codec';
 import { AppendLog, claimWord } from './append';
 import { Growth } from './grow';
-import { columnsBatch, rowsBatch, type Batch } from './bulk';
+import { columnsBatch, heapCursor, rowsBatch, setRow, type Batch } from './bulk';
+import { waitForLength } from './wait-length';
 import { toArrowTable } from './arrow';
-import { createTable } from './create';
-import type { Table as ArrowTable } from 'apache-arrow';
+import { createTable, openTable } from './create';
+import type { Table as ArrowTable, Vector as ArrowVector } from 'apache-arrow';
+import { arrowBatch, isArrowInput, schemaFromArrow } from './arrow-in';
 import { provablyDead, selfPacked, unpack } from '../identity';
-import { checkTimeout, notify, waitAsync } from '../sync/wait';
+import { notify } from '../sync/wait';
 import type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, WaitForLengthOptions } from './types';
 
 export type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, WaitForLengthOptions } from './types';
@@ -26,8 +28,6 @@ export type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, Wa
 // lives in append.ts; this class validates, encodes and calls it.
 const WORDS = { reserved: OFF.reserved >> 2, committed: OFF.committed >> 2, voids: OFF.voids >> 2, ready: OFF.rowsReady >> 2, waiters: OFF.waiters >> 2 };
 const I_COMMITTED = WORDS.committed;
-/** Longest futex sleep of waitForLength: a writable reader then advances (recovering a dead writer's rows). */
-const WAIT_SLICE_MS = 100;
 
 /** How a table's protocol learns whether a claimant is dead, and the time. */
 const PORTS = { dead: (claim: bigint) => provablyDead(unpack(claim)), now: () => performance.now() };
@@ -99,6 +99,28 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   }
 
   /**
+   * Creates a growable table holding `table`'s rows: the schema from its
+   * Arrow schema (numbers, bool, timestamps, utf8/binary of any Arrow kind,
+   * dictionaries of strings as categories; Arrow's nullable fields nullable),
+   * the rows copied a buffer at a time.
+   * @throws `ERR_SHM_VALUE` for a column whose Arrow type a table cannot
+   *   hold; as {@link RecordTable.create} for the options
+   * @example
+   * const t = RecordTable.fromArrow(tableFromArrays({ id: Int32Array.of(1, 2), name: ['a', 'b'] }), { name: 'app.t' });
+   */
+  static fromArrow(table: ArrowTable, options: TableCreateOptions = {}): RecordTable {
+    const t = RecordTable.create(schemaFromArrow(table), options);
+    try {
+      if (table.numRows > 0) t.appendMany(table);
+      return t;
+    } catch (err) {
+      t.unlink();
+      t.close();
+      throw err;
+    }
+  }
+
+  /**
    * Maps an existing table by name or handle. The schema, layout and offsets
    * come from its header, validated against the segment's real size.
    *
@@ -112,22 +134,9 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     nameOrHandle: string | TableHandle | { name: string; size?: number },
     schemaOrOptions?: Schema<S> | TableAttachOptions<S>,
   ): RecordTable<S> {
-    const options: TableAttachOptions<S> =
-      schemaOrOptions instanceof Schema ? { schema: schemaOrOptions } : schemaOrOptions ?? {};
-    if (typeof options !== 'object' || options === null) throw invalidType('options', 'a Schema or an options object', options);
-    if (options.schema !== undefined && !(options.schema instanceof Schema)) {
-      throw invalidType('options.schema', 'a Schema from defineSchema()', options.schema);
-    }
-    const seg = SharedMemory.attach(nameOrHandle as string, { readonly: options.readonly, own: options.own, keepFd: true });
+    const { seg, plan, options } = openTable(nameOrHandle, schemaOrOptions);
     try {
-      const plan = parseHeader(new Uint8Array(seg.buffer), seg.size);
-      if (options.schema && !options.schema.equals(plan.schema)) {
-        throw new ShmError(
-          'ERR_SHM_SCHEMA_MISMATCH',
-          `table '${seg.name}' has schema ${JSON.stringify(plan.schema.toJSON())}, not the expected ${JSON.stringify(options.schema.toJSON())}`,
-        );
-      }
-      const t = new RecordTable<S>(token, seg, options.schema ? { ...plan, schema: options.schema } : plan);
+      const t = new RecordTable<S>(token, seg, plan);
       if (t.#writable) t.#log.advance();
       return t;
     } catch (err) {
@@ -202,20 +211,30 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
 
   /**
    * Appends many rows as one contiguous block and returns the first index.
-   * `rows` is an array of row objects, or an object of column arrays of equal
-   * length; a typed array of a column's storage type (Float64Array for
-   * float64, BigInt64Array for int64 and datetime64, Uint8Array for bool,
-   * the code array for a category) is copied in bulk. Everything is validated
-   * before anything is written.
+   * `rows` is an array of row objects, an object of column arrays of equal
+   * length, or Arrow data: an apache-arrow `Table` or an object of Arrow
+   * `Vector`s. A typed array of a column's storage type (Float64Array for
+   * float64, BigInt64Array for int64 and datetime64, Uint8Array of 0/1 for
+   * bool, the code array for a category) is copied in bulk; Arrow columns
+   * are copied a buffer at a time (values, bitmaps, string bytes — no
+   * per-string decoding; dictionaries are mapped onto the categories).
+   * Everything is validated before anything is written.
    *
-   * @throws as {@link RecordTable.append}; TypeError if column lengths differ
+   * @throws as {@link RecordTable.append}; TypeError if column lengths
+   *   differ; `ERR_SHM_VALUE` for an Arrow column of another type or with
+   *   nulls in a non-nullable field
    * @example
    * t.appendMany({ id: BigInt64Array.of(1n, 2n), price: Float64Array.of(9.5, 9.75) });
+   * t.appendMany(tableFromIPC(bytes));   // an apache-arrow Table with the same column names
    */
-  appendMany(rows: readonly RowOf<S>[] | ColumnsOf<S>): number {
+  appendMany(rows: readonly RowOf<S>[] | ColumnsOf<S> | ArrowTable | Record<string, ArrowVector>): number {
     if (!this.#writable) throw this.#notWritable();
     if (Array.isArray(rows)) return this.#appendBatch(rowsBatch(this.#codec, rows));
     if (typeof rows !== 'object' || rows === null) throw invalidType('rows', 'an array of rows or an object of columns', rows);
+    if (isArrowInput(rows)) {
+      if (this.#plan.layout !== 'columns') throw new ShmError('ERR_SHM_LAYOUT', "appendMany of Arrow data needs layout 'columns'");
+      return this.#appendBatch(arrowBatch(this.#plan, this.#codec, this.#seg.buffer, rows as ArrowTable));
+    }
     return this.#appendBatch(columnsBatch(this.#schema, this.#codec, this.#plan, this.#seg.buffer, rows as Record<string, unknown>));
   }
 
@@ -254,27 +273,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   set(i: number, values: Partial<RowOf<S>>): void {
     if (!this.#writable) throw this.#notWritable();
     this.#checkIndex(i);
-    if (typeof values !== 'object' || values === null) throw invalidType('values', 'an object', values);
-    const fields = this.#schema.fields;
-    const todo: [number, unknown][] = [];
-    for (const key of Object.keys(values)) {
-      if (!this.#schema.field(key)) throw invalidValue('values', `has field ${JSON.stringify(key)}, which the schema does not`);
-    }
-    for (let k = 0; k < fields.length; k++) {
-      const f = fields[k]!;
-      if (!Object.hasOwn(values, f.name)) continue;
-      if (f.variable) throw new ShmError('ERR_SHM_VALUE', `field ${JSON.stringify(f.name)} (${f.type}) cannot be set: utf8/binary values are immutable once appended`);
-      const x = this.#codec.cv[k]!((values as Record<string, unknown>)[f.name]);
-      if (f.nullable && (x === NUL) !== (this.#codec.ld[k]!(i) === null)) {
-        throw new ShmError('ERR_SHM_VALUE', `field ${JSON.stringify(f.name)} of row ${i} cannot change ${x === NUL ? 'to' : 'from'} null: a published row's nulls are fixed (Arrow readers cache null counts)`);
-      }
-      todo.push([k, x]);
-    }
-    // utf8[N] converters leave their bytes in a per-field scratch: convert each string again right before storing it.
-    for (const [k, x] of todo) {
-      const f = fields[k]!;
-      this.#codec.st[k]!(i, f.kind === 'utf8' ? this.#codec.cv[k]!((values as Record<string, unknown>)[f.name]) : x);
-    }
+    setRow(this.#codec, this.#schema, i, values);
   }
 
   /**
@@ -363,34 +362,21 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * if (await t.waitForLength(1000, { timeout: 5000 }) === 'ok') use(t.column('price'));
    */
   async waitForLength(n: number, options: WaitForLengthOptions = {}): Promise<'ok' | 'timed-out'> {
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw outOfRange('n', 'an integer ≥ 0', n);
-    const ms = checkTimeout('options.timeout', options.timeout);
-    const deadline = ms < 0 ? Infinity : performance.now() + ms;
-    const h = this.#h;
-    for (;;) {
+    return waitForLength(this.#h, WORDS.committed, WORDS.waiters, n, options.timeout, () => {
       if (this.#closed) throw this.#closedError();
-      if (this.length >= n) return 'ok';
-      const left = deadline - performance.now();
-      if (left <= 0) return 'timed-out';
-      Atomics.add(h, WORDS.waiters, 1);
-      try {
-        const c = Atomics.load(h, I_COMMITTED);
-        if (c < n) await waitAsync(h, I_COMMITTED, c, Math.min(left, WAIT_SLICE_MS));
-      } finally {
-        if (!this.#closed) Atomics.sub(h, WORDS.waiters, 1);
-      }
-    }
+      return this.length;
+    });
   }
 
   /**
-   * An apache-arrow `Table` of rows `[0, length)` whose column buffers are
-   * views of the segment — no copy of the data (bool columns, stored a byte a
-   * value, are bit-packed into a new buffer). Void rows are nulls in every
-   * column. Types: numbers → Int8…Uint64/Float32/64, datetime64 → Timestamp,
-   * utf8[N] → FixedSizeBinary(N) (NUL-padded bytes), category → Dictionary
-   * (Utf8 values). Rows appended later are not in it (call again); `set()`
-   * shows through. Needs the `apache-arrow` package (an optional peer
-   * dependency).
+   * An apache-arrow `Table` of rows `[0, length)` whose buffers are views
+   * of the segment — no copy of the data. Void rows are nulls in every
+   * column (only then are validity bitmaps built). Types: numbers →
+   * Int8…Uint64/Float32/64, bool → Bool, datetime64 → Timestamp, utf8 →
+   * Utf8View, binary → BinaryView, utf8[N] → FixedSizeBinary(N) (NUL-padded
+   * bytes), category → Dictionary (Utf8 values); nullable fields are
+   * nullable. Rows appended later are not in it (call again); `set()` shows
+   * through. Needs the `apache-arrow` package (an optional peer dependency).
    * @throws `ERR_SHM_LAYOUT` for a 'rows' table (interleaved records are not
    *   Arrow buffers); `ERR_SHM_CLOSED`; `MODULE_NOT_FOUND` without apache-arrow
    * @example
@@ -446,7 +432,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   #appendBatch(batch: Batch): number {
     if (batch.n <= 0) return this.length;
     for (;;) {
-      const cursor = this.#heapCursor(batch.heap);
+      const cursor = heapCursor(batch.heap, (n) => this.#heap(n));
       const s = this.#reserve(batch.n);
       try {
         batch.write(s, cursor);
@@ -471,38 +457,6 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
       }
       this.#grow.ensureRows(r + n); // ENOSPC here leaves the table as it was
     }
-  }
-
-  /**
-   * Allocates heap room for values of the given lengths, in as few chunks as
-   * slices allow, and hands it out in the same order. Done before the rows
-   * are reserved, so that a full heap or /dev/shm changes no row.
-   */
-  #heapCursor(lengths: readonly number[]): HeapCursor {
-    const chunks: number[] = [];
-    let acc = 0;
-    for (const n of lengths) {
-      if (acc + n > SLICE) chunks.push(acc), (acc = 0);
-      acc += n;
-    }
-    if (acc > 0) chunks.push(acc);
-    const starts = chunks.map((c) => this.#heap(c));
-    let c = 0;
-    let at = starts[0] ?? 0;
-    let left = chunks[0] ?? 0;
-    return {
-      take(n: number): number {
-        if (n > left) {
-          if (++c >= chunks.length || n > chunks[c]!) {
-            throw new ShmError('ERR_SHM_VALUE', 'a utf8/binary value changed length while the batch was written (a getter or Proxy?)');
-          }
-          at = starts[c]!;
-          left = chunks[c]!;
-        }
-        left -= n;
-        return (at += n) - n;
-      },
-    };
   }
 
   /** n heap bytes for a long utf8/binary value, with memory; ERR_SHM_TABLE_FULL when the heap's address space is used up. */
