@@ -17,28 +17,13 @@ const BATCH = 1 << 16; // rows per appendMany
 const NL = 10;
 const TAB = 9;
 
-/** Counts the data rows (lines after the header) by streaming the file. */
-function countRows(file) {
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.allocUnsafe(READ);
-  let lines = 0;
-  let last = NL;
-  for (let n; (n = fs.readSync(fd, buf, 0, READ, null)) > 0; ) {
-    for (let at = buf.indexOf(NL, 0); at !== -1 && at < n; at = buf.indexOf(NL, at + 1)) lines++;
-    last = buf[n - 1];
-  }
-  fs.closeSync(fd);
-  return lines - 1 + (last === NL ? 0 : 1);
-}
-
 /**
  * Streams `file` into a new RecordTable of schema Input: the file is read
  * 8 MiB at a time and parsed byte by byte into column batches of 64 Ki rows,
  * each appended with appendMany (category codes copied in bulk).
  */
 function load(file, prefix) {
-  const rows = countRows(file);
-  const table = RecordTable.create(Input, { capacity: Math.max(rows, 1), prefix });
+  const table = RecordTable.create(Input, { prefix }); // growable: nobody knows the row count before reading the file
   const letter = new Int16Array(256).fill(-1);
   T.LETTERS.forEach((l, k) => (letter[l.charCodeAt(0)] = k));
   const chrom = new Map(T.CHROMS.map((c, k) => [c, k]));
