@@ -1,42 +1,32 @@
 /**
- * RecordTable: a fixed-capacity table of typed records in one shared memory
- * segment, appendable from many processes at once and readable with no copy
- * (column views here, numpy arrays in Python).
+ * RecordTable: a table of typed records in one shared memory segment, in
+ * Arrow's layout, appendable from many processes at once (growing as they
+ * do) and readable with no copy (column views and Arrow here; Arrow and
+ * numpy in Python).
  */
 import { ShmError, invalidType, invalidValue, outOfRange } from '../errors';
-import { OFF, type TableLayout } from './header';
-import { SLICE, rowRegions } from './layout';
+import type { TableLayout } from './header';
 import { Schema, type ColumnArray, type RowOf, type SchemaSpec } from './schema';
-import { SharedMemory } from '../segment';
-import { NUL, buildCodec, storageArray, type Codec, type HeapCursor } from './codec';
-import { AppendLog, claimWord } from './append';
-import { Growth } from './grow';
-import { columnsBatch, heapCursor, rowsBatch, setRow, type Batch } from './bulk';
+import type { SharedMemory } from '../segment';
+import type { Codec } from './codec';
+import type { AppendLog } from './append';
+import { columnsBatch, rowsBatch, setRow, type Batch } from './bulk';
+import { TableStore, WORDS } from './store';
 import { waitForLength } from './wait-length';
+import { andValidity, columnView, fieldView, type FieldView } from './view';
 import { toArrowTable } from './arrow';
 import { createTable, openTable } from './create';
 import type { Table as ArrowTable, Vector as ArrowVector } from 'apache-arrow';
 import { arrowBatch, isArrowInput, schemaFromArrow } from './arrow-in';
-import { provablyDead, selfPacked, unpack } from '../identity';
-import { notify } from '../sync/wait';
 import type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, WaitForLengthOptions } from './types';
 
 export type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, WaitForLengthOptions } from './types';
 
-
-// The append protocol (reserve, claim, commit, recovery of dead writers)
-// lives in append.ts; this class validates, encodes and calls it.
-const WORDS = { reserved: OFF.reserved >> 2, committed: OFF.committed >> 2, voids: OFF.voids >> 2, ready: OFF.rowsReady >> 2, waiters: OFF.waiters >> 2 };
-const I_COMMITTED = WORDS.committed;
-
-/** How a table's protocol learns whether a claimant is dead, and the time. */
-const PORTS = { dead: (claim: bigint) => provablyDead(unpack(claim)), now: () => performance.now() };
-
 const token = Symbol('RecordTable');
 
 /**
- * A table of typed records in a shared memory segment, with a fixed
- * capacity. Many processes may append at once; readers only ever see fully
+ * A table of typed records in a shared memory segment, with a capacity or
+ * growing as rows come. Many processes may append at once; readers only ever see fully
  * written rows. The segment describes itself, so `attach` needs only its
  * name or handle. `close()` ends this process's view; `unlink()` removes the
  * table for every process.
@@ -49,10 +39,9 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   readonly #seg: SharedMemory;
   readonly #plan: TableLayout;
   readonly #schema: Schema<S>;
+  readonly #store: TableStore;
   readonly #log: AppendLog;
   readonly #codec: Codec;
-  readonly #grow: Growth;
-  readonly #h: Int32Array;
   #writable: boolean;
   #closed = false;
 
@@ -63,21 +52,9 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     this.#plan = plan;
     this.#schema = plan.schema as Schema<S>;
     this.#writable = !seg.readonly;
-    const header = (this.#h = new Int32Array(seg.buffer, 0, OFF.schema >> 2));
-    const states = new BigInt64Array(seg.buffer, plan.stateOffset, plan.capacity);
-    const wake = () => void notify(header, I_COMMITTED);
-    this.#log = new AppendLog(header, WORDS, states, plan.capacity, claimWord(selfPacked()), { ...PORTS, wake });
-    const h64 = new BigInt64Array(seg.buffer, 0, OFF.schema >> 3);
-    const heap = { at: plan.heapOffset, size: plan.heapSize, slice: SLICE };
-    this.#grow = new Growth(header, h64, WORDS.ready, OFF.heapTop >> 3, OFF.heapReady >> 3, plan.capacity, rowRegions(plan), heap, {
-      allocate: (o, n) => seg.allocate(o, n),
-    });
-    this.#codec = buildCodec(plan, seg.buffer, {
-      reserve: (n) => this.#reserve(n),
-      commit: (s) => this.#log.commit(s, 1),
-      heap: (n) => this.#heap(n),
-      heapReady: () => this.#grow.heapReady,
-    });
+    this.#store = new TableStore(seg, plan);
+    this.#log = this.#store.log;
+    this.#codec = this.#store.codec;
   }
 
   /**
@@ -229,13 +206,13 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    */
   appendMany(rows: readonly RowOf<S>[] | ColumnsOf<S> | ArrowTable | Record<string, ArrowVector>): number {
     if (!this.#writable) throw this.#notWritable();
-    if (Array.isArray(rows)) return this.#appendBatch(rowsBatch(this.#codec, rows));
+    if (Array.isArray(rows)) return this.#append(rowsBatch(this.#codec, rows));
     if (typeof rows !== 'object' || rows === null) throw invalidType('rows', 'an array of rows or an object of columns', rows);
     if (isArrowInput(rows)) {
       if (this.#plan.layout !== 'columns') throw new ShmError('ERR_SHM_LAYOUT', "appendMany of Arrow data needs layout 'columns'");
-      return this.#appendBatch(arrowBatch(this.#plan, this.#codec, this.#seg.buffer, rows as ArrowTable));
+      return this.#append(arrowBatch(this.#plan, this.#codec, this.#seg.buffer, rows as ArrowTable));
     }
-    return this.#appendBatch(columnsBatch(this.#schema, this.#codec, this.#plan, this.#seg.buffer, rows as Record<string, unknown>));
+    return this.#append(columnsBatch(this.#schema, this.#codec, this.#plan, this.#seg.buffer, rows as Record<string, unknown>));
   }
 
   /**
@@ -294,20 +271,28 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    */
   column<K extends keyof S & string>(name: K): ColumnArray<S[K]> {
     if (this.#closed) throw this.#closedError();
-    const k = this.#schema.fields.findIndex((f) => f.name === name);
-    if (k < 0) throw invalidValue('name', `is not a field of this table: ${JSON.stringify(name)}`);
-    if (this.#plan.layout !== 'columns') {
-      throw new ShmError('ERR_SHM_LAYOUT', `column(${JSON.stringify(name)}) needs layout 'columns'; this table's records are interleaved ('rows'): use get(i)`);
-    }
-    const f = this.#schema.fields[k]!;
-    if (f.variable) {
-      throw new ShmError('ERR_SHM_LAYOUT', `column(${JSON.stringify(name)}): a ${f.type} column is views into a heap, not one typed array: use toArrow().getChild(${JSON.stringify(name)}) or get(i)`);
-    }
-    const n = this.length;
-    const Ctor = f.kind === 'utf8' || f.kind === 'bool' ? Uint8Array : storageArray(f);
-    const count = f.kind === 'utf8' ? n * f.size : f.kind === 'bool' ? Math.ceil(n / 8) : n;
-    return new Ctor(this.#seg.buffer, this.#plan.offsets[k]!, count) as ColumnArray<S[K]>;
+    return columnView(this.#plan, this.#seg.buffer, this.#index(name), this.length) as ColumnArray<S[K]>;
   }
+
+
+  /**
+   * A view of one field over rows `[0, length)`, in either layout: for
+   * 'rows' it is numpy's `arr.field` — row j's value at `byteOffset + j *
+   * byteStride` of the segment, the stride being the record size; for
+   * 'columns' the stride is the value size. `get`/`set` read and write in
+   * place, as `get(i)[name]` and `set(i, { [name]: v })` do (void rows'
+   * values are unspecified, as in `column()`).
+   * @throws TypeError for an unknown name; `ERR_SHM_CLOSED`
+   * @example
+   * const price = t.view('price');             // a 'rows' table
+   * for (let j = 0; j < price.length; j++) price.set(j, price.get(j) * 2);
+   */
+  view<K extends keyof S & string>(name: K): FieldView<RowOf<S>[K]> {
+    if (this.#closed) throw this.#closedError();
+    const k = this.#index(name);
+    return fieldView(this.#plan, k, this.length, this.#codec.ld[k]!, (j, v) => this.set(j, { [name]: v } as Partial<RowOf<S>>));
+  }
+
 
   /**
    * Whether row `i` is void: a writer reserved it and died (process killed,
@@ -339,16 +324,10 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   validity(name?: keyof S & string): Uint8Array {
     if (this.#closed) throw this.#closedError();
     const n = this.length;
-    const out = this.#log.validity(n);
-    if (name === undefined) return out;
-    const k = this.#schema.fields.findIndex((f) => f.name === name);
-    if (k < 0) throw invalidValue('name', `is not a field of this table: ${JSON.stringify(name)}`);
-    const at = this.#plan.validity[k]!;
-    if (at < 0) return out;
-    const bits = new Uint8Array(this.#seg.buffer, at, Math.ceil(n / 8));
-    for (let i = 0; i < n; i++) out[i]! &= (bits[i >> 3]! >> (i & 7)) & 1;
-    return out;
+    const rows = this.#log.validity(n);
+    return name === undefined ? rows : andValidity(this.#plan, this.#seg.buffer, this.#index(name), rows);
   }
+
 
   /**
    * Resolves once `length` is at least `n` (rows appended by any process),
@@ -362,7 +341,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * if (await t.waitForLength(1000, { timeout: 5000 }) === 'ok') use(t.column('price'));
    */
   async waitForLength(n: number, options: WaitForLengthOptions = {}): Promise<'ok' | 'timed-out'> {
-    return waitForLength(this.#h, WORDS.committed, WORDS.waiters, n, options.timeout, () => {
+    return waitForLength(this.#store.h, WORDS.committed, WORDS.waiters, n, options.timeout, () => {
       if (this.#closed) throw this.#closedError();
       return this.length;
     });
@@ -389,7 +368,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     }
     const n = this.length;
     // Without a void slot anywhere there is no null to mark: skip the scan.
-    return toArrowTable(this.#plan, this.#seg.buffer, n, this.#log.voidCount === 0 ? undefined : this.#log.validity(n), this.#grow.heapReady);
+    return toArrowTable(this.#plan, this.#seg.buffer, n, this.#log.voidCount === 0 ? undefined : this.#log.validity(n), this.#store.grow.heapReady);
   }
 
   /** Unmaps this process's view (see {@link SharedMemory.close}). Idempotent. */
@@ -418,53 +397,19 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     if (this.#closed) return this.#closedError();
     return new ShmError('ERR_SHM_READONLY', `table '${this.#seg.name}' was attached read-only`);
   }
+  #append(batch: Batch): number {
+    const s = this.#store.appendBatch(batch);
+    return s < 0 ? this.length : s;
+  }
+  /** Index of field `name`; TypeError if there is none. */
+  #index(name: string): number {
+    const k = this.#schema.fields.findIndex((f) => f.name === name);
+    if (k < 0) throw invalidValue('name', `is not a field of this table: ${JSON.stringify(name)}`);
+    return k;
+  }
   #checkIndex(i: number): void {
     const n = this.length;
     if (typeof i !== 'number') throw invalidType('index', 'a number', i);
     if (!Number.isInteger(i) || i < 0 || i >= n) throw outOfRange('index', n === 0 ? 'below length (the table is empty)' : `an integer from 0 to ${n - 1}`, i);
-  }
-
-  /**
-   * Appends a validated batch as one block: reserve and claim, write, commit
-   * (append.ts). A write that throws voids the whole batch; a batch that
-   * recovery voided meanwhile (this writer was judged dead) is written again.
-   */
-  #appendBatch(batch: Batch): number {
-    if (batch.n <= 0) return this.length;
-    for (;;) {
-      const cursor = heapCursor(batch.heap, (n) => this.#heap(n));
-      const s = this.#reserve(batch.n);
-      try {
-        batch.write(s, cursor);
-      } catch (err) {
-        this.#log.abandon(s);
-        throw err;
-      }
-      if (this.#log.commit(s, batch.n)) return s;
-    }
-  }
-
-  /** Reserves and claims n rows (append.ts); throws ERR_SHM_TABLE_FULL, changing nothing, if they do not fit. */
-  #reserve(n: number): number {
-    for (;;) {
-      const s = this.#log.begin(n);
-      if (s >= 0) return s;
-      const cap = this.#plan.capacity;
-      const r = this.#log.reserved;
-      if (r + n > cap) {
-        const room = this.#plan.growable ? `room for ${cap} rows (options maxBytes/maxRows at create)` : `a capacity of ${cap} rows`;
-        throw new ShmError('ERR_SHM_TABLE_FULL', `table '${this.#seg.name}' is full: it has ${room}, ${cap - r} free, ${n} needed`);
-      }
-      this.#grow.ensureRows(r + n); // ENOSPC here leaves the table as it was
-    }
-  }
-
-  /** n heap bytes for a long utf8/binary value, with memory; ERR_SHM_TABLE_FULL when the heap's address space is used up. */
-  #heap(n: number): number {
-    const at = this.#grow.heapAlloc(n);
-    if (at < 0) {
-      throw new ShmError('ERR_SHM_TABLE_FULL', `table '${this.#seg.name}' has no heap room left for a ${n}-byte value (${this.#grow.heapTop} of ${this.#plan.heapSize} bytes used; options maxBytes at create)`);
-    }
-    return at;
   }
 }
