@@ -99,6 +99,32 @@ describe('RecordTable#toArrow()', () => {
     t.unlink();
   });
 
+  it('lays utf8/binary views, the heap, bool bits and validity bitmaps over the segment too', () => {
+    const S = defineSchema({ s: 'utf8', b: 'binary', ok: 'bool', n: { type: 'int32', nullable: true } });
+    const t = RecordTable.create(S, { name: fresh() });
+    for (let i = 0; i < 1000; i++) t.append({ s: i % 2 ? `long string number ${i}` : `s${i}`, b: new Uint8Array(i % 30).fill(i & 255), ok: i % 3 === 0, n: i % 4 ? i : null });
+    const at = t.toArrow();
+    const s = at.getChild('s')!.data[0]!;
+    const b = at.getChild('b')!.data[0]!;
+    for (const [what, buf] of [
+      ['utf8 views', s.values],
+      ['binary views', b.values],
+      ['utf8 heap', s.variadicBuffers[0]],
+      ['binary heap', b.variadicBuffers[0]],
+      ['bool bits', at.getChild('ok')!.data[0]!.values],
+      ['int32 validity', at.getChild('n')!.data[0]!.nullBitmap],
+    ] as const) {
+      expect((buf as ArrayBufferView).buffer, what).toBe(t.segment.buffer);
+      expect((buf as ArrayBufferView).byteOffset % 64, what).toBe(0);
+    }
+    expect(at.getChild('n')!.nullCount).toBe(250);
+    expect(at.getChild('s')!.get(999)).toBe('long string number 999');
+    expect(Array.from(at.getChild('b')!.get(29) as Uint8Array)).toEqual(new Array(29).fill(29));
+    expect(at.getChild('ok')!.get(999)).toBe(true);
+    t.close();
+    t.unlink();
+  });
+
   it('throws ERR_SHM_LAYOUT for a rows table and ERR_SHM_CLOSED after close()', () => {
     const r = RecordTable.create(defineSchema({ a: 'float64' }), { name: fresh(), capacity: 4, layout: 'rows' });
     expect(() => r.toArrow()).toThrow(expect.objectContaining({ code: 'ERR_SHM_LAYOUT' }));
