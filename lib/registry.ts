@@ -134,8 +134,9 @@ export class Registry implements Disposable {
    * @throws `ERR_SHM_CLOSED` after dispose(); `EEXIST` if the key is taken; as {@link RecordTable.create}
    * @example
    * const trades = reg.createTable('trades', Trade, { capacity: 1_000_000 });
+   * const log = reg.createTable('log', Event);   // growable
    */
-  createTable<S extends SchemaSpec>(key: string, schema: Schema<S>, options: Omit<TableCreateOptions, 'name' | 'prefix'>): RecordTable<S> {
+  createTable<S extends SchemaSpec>(key: string, schema: Schema<S>, options: Omit<TableCreateOptions, 'name' | 'prefix'> = {}): RecordTable<S> {
     this.#check();
     const name = this.nameOf(key);
     if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// The DataFrame job, shmkit's way, on a frame read from an Arrow IPC file
+// (bench/dataframe/gen.py makes it, so every implementation gets the same
+// rows): fill a growable RecordTable from the Arrow columns (timed, next to a
+// plain memcpy of the same buffers), then 2 forked workers each sum half of
+// `val` skipping NaN and nulls and count names over 20 bytes, reading the
+// table's Arrow view in place. Prints one JSON line like the Python scripts.
+//
+//   node bench/dataframe/shmkit_job.js FRAME.arrow [--workers 2]
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const A = require('apache-arrow');
+const { RecordTable, forkMap, defineSchema } = require('../..');
+const { work } = require('../../examples/dataframe/frame');
+const { startSampler } = require('../util');
+
+const Frame = defineSchema({ ts: 'datetime64[us]', val: { type: 'float64', nullable: true }, name: 'utf8' });
+
+/** Copies every buffer of the columns into fresh memory: the floor for any fill. */
+function memcpy(cols) {
+  const bufs = [];
+  for (const v of Object.values(cols)) for (const d of v.data) for (const b of [d.values, d.valueOffsets, d.nullBitmap]) if (b && b.byteLength) bufs.push(b);
+  const t0 = performance.now();
+  const out = bufs.map((b) => {
+    const c = new Uint8Array(b.byteLength);
+    c.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    return c;
+  });
+  return { ms: performance.now() - t0, bytes: out.reduce((s, b) => s + b.length, 0) };
+}
+
+async function main() {
+  const file = process.argv[2];
+  const i = process.argv.indexOf('--workers');
+  const workers = i < 0 ? 2 : Number(process.argv[i + 1]);
+  const sampler = await startSampler(process.pid, 20);
+  const frame = A.tableFromIPC(fs.readFileSync(file));
+  const cols = { ts: frame.getChild('ts'), val: frame.getChild('val'), name: frame.getChild('name') };
+  const rows = frame.numRows;
+  const copy = memcpy(cols);
+  const t0 = performance.now();
+  const t = RecordTable.create(Frame, { prefix: 'shmkit-bench-df' });
+  t.appendMany(cols);
+  const fillMs = performance.now() - t0;
+  const t1 = performance.now();
+  const parts = await forkMap(path.join(__dirname, '../../examples/dataframe/worker.js'), { input: t, workers, chunk: Math.ceil(rows / workers) });
+  const workMs = performance.now() - t1;
+  const peak = await sampler.stop();
+  const sum = parts.reduce((s, p) => s + p.sum, 0);
+  const long = parts.reduce((s, p) => s + p.long, 0);
+  console.log(JSON.stringify({
+    impl: 'shmkit', rows, fill_ms: fillMs, memcpy_ms: copy.ms, memcpy_bytes: copy.bytes, work_ms: workMs, total_ms: fillMs + workMs,
+    result_sum: sum, result_count: long, peak_tree_pss_mib: peak.peak / 2 ** 20, table: t.name,
+  }));
+  t.close();
+  t.unlink();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
