@@ -90,6 +90,37 @@ export function storageArray(f: Field): new (b: ArrayBuffer, o: number, n: numbe
   return ARRAY_OF[f.kind]!;
 }
 
+/*
+ * Strings go in and out by TextEncoder/TextDecoder (and a loop for short
+ * ASCII), not Buffer's utf8Write/utf8Slice: Node's fast path for those
+ * aborts the process on a buffer over 4 GiB (Node ≥ 22 maps such segments).
+ */
+const TD = new TextDecoder();
+const TE = new TextEncoder();
+
+/** UTF-8 bytes U8[p, e) as a string (malformed bytes become U+FFFD). */
+export function decodeUtf8(U8: Uint8Array, p: number, e: number): string {
+  if (e - p <= 24) {
+    let s = '';
+    for (let j = p; j < e; j++) {
+      const c = U8[j]!;
+      if (c > 127) return TD.decode(U8.subarray(p, e));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return TD.decode(U8.subarray(p, e));
+}
+
+/** Writes string x, whose UTF-8 is n bytes, at U8[at]. */
+export function encodeUtf8(x: string, U8: Uint8Array, at: number, n: number): void {
+  if (x.length === n && n <= 32) {
+    for (let j = 0; j < n; j++) U8[at + j] = x.charCodeAt(j);
+  } else {
+    TE.encodeInto(x, U8.subarray(at, at + n));
+  }
+}
+
 /**
  * Generates the codec of one table once: straight-line code per schema, so
  * the hot paths do no per-field dispatch and allocate only the row object.
@@ -100,7 +131,8 @@ export function buildCodec(plan: TableLayout, buffer: ArrayBuffer, engine: Engin
   const bits = (at: number) => new Int32Array(buffer, at, Math.ceil(capacity / 32));
   const env: Record<string, unknown> = {
     U8: new Uint8Array(buffer),
-    BUF: Buffer.from(buffer),
+    dec: (U8: Uint8Array, p: number, e: number): string => decodeUtf8(U8, p, e),
+    wstr: (x: string, U8: Uint8Array, at: number, n: number): void => encodeUtf8(x, U8, at, n),
     DV: new DataView(buffer),
     ENC: new TextEncoder(),
     NUL,
@@ -208,7 +240,7 @@ export function buildCodec(plan: TableLayout, buffer: ArrayBuffer, engine: Engin
           if (v.indexOf('\\0') !== -1) bad(${k}, v, 'must not contain NUL (strings are NUL-padded)');
           const r = ENC.encodeInto(v, S${k}); if (r.read !== v.length) tooLong(${k}, v); return r.written;`;
         st = `const p = ${at}; let j = 0; for (; j < x; j++) U8[p + j] = S${k}[j]; for (; j < ${n}; j++) U8[p + j] = 0;`;
-        ld = `const p = ${at}; let e = p; while (e < p + ${n} && U8[e] !== 0) e++; return e === p ? '' : BUF.utf8Slice(p, e);`;
+        ld = `const p = ${at}; let e = p; while (e < p + ${n} && U8[e] !== 0) e++; return e === p ? '' : dec(U8, p, e);`;
         break;
       }
       case 'string': case 'binary': {
@@ -224,18 +256,18 @@ export function buildCodec(plan: TableLayout, buffer: ArrayBuffer, engine: Engin
           : `if (!ArrayBuffer.isView(v)) bad(${k}, v, 'must be a Uint8Array (or another ArrayBufferView)');
              return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);`;
         len = str ? `const n = byteLen(x); if (n > ${maxValue}) tooBig(${k}, n); return n;` : `const n = x.length; if (n > ${maxValue}) tooBig(${k}, n); return n;`;
-        const put = (dst: string) => (str ? `BUF.utf8Write(x, ${dst}, n)` : `U8.set(x, ${dst})`);
+        const put = (dst: string) => (str ? `wstr(x, U8, ${dst}, n)` : `U8.set(x, ${dst})`);
         st = `const p = ${offsets[k]} + i * 16;
           if (n <= 12) { if (n > 0) ${put('p + 4')}; }
           else { ${put('h')}; U8[p + 4] = U8[h]; U8[p + 5] = U8[h + 1]; U8[p + 6] = U8[h + 2]; U8[p + 7] = U8[h + 3];
                  const r = h - HEAP; W${k}[4 * i + 2] = (r / SLICE) | 0; W${k}[4 * i + 3] = r % SLICE; }
           Atomics.store(W${k}, 4 * i, n)`;
-        const slice = str ? `BUF.utf8Slice` : `U8.slice`;
+        const slice = (a: string, b: string) => (str ? `dec(U8, ${a}, ${b})` : `U8.slice(${a}, ${b})`);
         ld = `const n = W${k}[4 * i]; const p = ${offsets[k]} + i * 16;
-          if (n <= 12) return n > 0 ? ${slice}(p + 4, p + 4 + n) : n === 0 ? ${str ? "''" : 'new Uint8Array(0)'} : badView(${k}, i);
+          if (n <= 12) return n > 0 ? ${slice('p + 4', 'p + 4 + n')} : n === 0 ? ${str ? "''" : 'new Uint8Array(0)'} : badView(${k}, i);
           const b = W${k}[4 * i + 2], o = W${k}[4 * i + 3], a = HEAP + b * SLICE + o;
           if (b < 0 || o < 0 || o + n > SLICE || a + n > HEAP + E.heapReady()) badView(${k}, i);
-          return ${slice}(a, a + n);`;
+          return ${slice('a', 'a + n')};`;
         break;
       }
     }
