@@ -6,10 +6,11 @@
 // `val` skipping NaN and nulls and count names over 20 bytes, reading the
 // table's Arrow view in place. Prints one JSON line like the Python scripts.
 //
-//   node bench/dataframe/shmkit_job.js FRAME.arrow [--workers 2]
+//   node bench/dataframe/shmkit_job.js FRAME.arrow [--workers 2] [--duckdb PYTHON]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const A = require('apache-arrow');
 const { RecordTable, forkMap, defineSchema } = require('../..');
 const { work } = require('../../examples/dataframe/frame');
@@ -49,9 +50,17 @@ async function main() {
   const peak = await sampler.stop();
   const sum = parts.reduce((s, p) => s + p.sum, 0);
   const long = parts.reduce((s, p) => s + p.long, 0);
+  // DuckDB in Python, given only the table's name (after the PSS sampling: not part of the job).
+  let duckdb;
+  const j = process.argv.indexOf('--duckdb');
+  if (j > 0) {
+    const r = spawnSync(process.argv[j + 1], [path.join(__dirname, 'duckdb_by_name.py'), t.name], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`duckdb_by_name.py failed:\n${r.stderr}`);
+    duckdb = JSON.parse(r.stdout.trim().split('\n').pop());
+  }
   console.log(JSON.stringify({
     impl: 'shmkit', rows, fill_ms: fillMs, memcpy_ms: copy.ms, memcpy_bytes: copy.bytes, work_ms: workMs, total_ms: fillMs + workMs,
-    result_sum: sum, result_count: long, peak_tree_pss_mib: peak.peak / 2 ** 20, table: t.name,
+    result_sum: sum, result_count: long, peak_tree_pss_mib: peak.peak / 2 ** 20, table: t.name, duckdb,
   }));
   t.close();
   t.unlink();
