@@ -1,13 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { RecordTable, defineSchema } from '../lib/index';
 import { ROOT, removeAll, shmEntries, testPrefix } from './helpers';
+import { baseImages, mutations, nodeParse } from './python/header-cases';
 import { PYTHON, Trade, VENV, python, pythonRaw } from './python-run';
 
 const prefix = testPrefix('python');
 let n = 0;
 const fresh = () => `${prefix}-${n++}`;
 afterEach(() => removeAll(prefix));
+
+/** Python source that imports shmkit: installed, else the repo's python/ by path. */
+const IMPORT = `import sys\ntry:\n  import shmkit\nexcept ImportError:\n  sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'python'))}); import shmkit\n`;
 
 const rows = [
   { id: -(2n ** 63n), u: 2n ** 64n - 1n, price: -0, f32: 0.5, qty: 2 ** 32 - 1, small: -128, buy: true, sym: 'é€abc', ts: new Date(-62_135_596_800_000), tns: -1n, venue: 'XNAS' as const },
@@ -65,18 +71,59 @@ describe('shmkit (Python) read_table', () => {
     t.unlink();
   });
 
-  it('maps every mutated header to a valid in-bounds table or BadHeader, never another exception', async () => {
-    for (const layout of ['columns', 'rows'] as const) {
-      const t = RecordTable.create(Trade, { name: fresh(), capacity: 20, layout });
-      const before = Buffer.from(new Uint8Array(t.segment.buffer)).toString('base64');
-      const got = await python('fuzz_header', [t.name, '3000', String(n)]);
-      expect(got.ok + got.bad).toBe(3000);
-      expect(got.ok).toBeGreaterThan(0);
-      expect(got.bad).toBeGreaterThan(0);
-      expect(Buffer.from(new Uint8Array(t.segment.buffer)).toString('base64')).toBe(before); // mutations were on a copy
+  it('accepts and rejects what Node\'s parseHeader does, in the same words, over thousands of mutated headers', async () => {
+    const bases = baseImages(prefix);
+    // SHMKIT_HEADER_CASES and SHMKIT_HEADER_SEED widen the search (default: 4000 cases, a fixed seed).
+    const cases = mutations(bases, Number(process.env.SHMKIT_HEADER_CASES ?? 4000), Number(process.env.SHMKIT_HEADER_SEED ?? 0x5eed));
+    const file = path.join(os.tmpdir(), `${prefix}-cases.json`);
+    fs.writeFileSync(file, JSON.stringify(cases.map((c) => ({ image: Buffer.from(c.image).toString('base64'), size: c.size }))));
+    let got: ({ ok: unknown } | { bad: string })[];
+    try {
+      got = JSON.parse(await pythonRaw([path.join(ROOT, 'test', 'python', 'header_diff.py'), file]));
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+    let ok = 0;
+    const seen = new Set<string>();
+    const differ: unknown[] = [];
+    cases.forEach((c, i) => {
+      const want = nodeParse(c.image, c.size);
+      const py = got[i]!;
+      if ('ok' in want) {
+        ok++;
+        if (JSON.stringify(py) !== JSON.stringify(want)) differ.push({ case: i, what: c.what, node: want, python: py });
+        return;
+      }
+      seen.add(want.bad.replace(/[0-9]+/g, '#').slice(0, 60));
+      const msg = 'bad' in py ? `bad table header: ${py.bad}` : py;
+      // JSON.parse and Python's json word a syntax error their own ways; all else reads the same.
+      const json = 'bad table header: the schema is not UTF-8 JSON';
+      const same = want.bad.startsWith(json) ? typeof msg === 'string' && msg.startsWith(json) : msg === want.bad;
+      if (!same) differ.push({ case: i, what: c.what, node: want.bad, python: msg });
+    });
+    expect(differ.slice(0, 8), `${differ.length} of ${cases.length} headers parsed differently`).toEqual([]);
+    // The mutations reach both outcomes and many different checks.
+    expect(ok).toBeGreaterThan(200);
+    expect(cases.length - ok).toBeGreaterThan(2000);
+    expect(seen.size).toBeGreaterThan(40);
+    for (const t of bases.tables) {
       t.close();
       t.unlink();
     }
+  });
+
+  it('rejects a version 2 (or a future) header with BadHeader naming both versions, as Node does', async () => {
+    const t = RecordTable.create(defineSchema({ a: 'float64' }), { name: fresh(), capacity: 4 });
+    const dv = new DataView(t.segment.buffer);
+    const code = `${IMPORT}\ntry:\n  shmkit.read_table(sys.argv[1])\nexcept shmkit.BadHeader as e:\n  print(e.code, e)`;
+    for (const [version, why] of [[2, 'an older shmkit made it: recreate the table'], [4, 'a newer shmkit made it: upgrade']] as const) {
+      dv.setUint32(8, version, true);
+      const reason = `format version ${version}, but this shmkit reads version 3 only (${why})`;
+      expect((await pythonRaw(['-c', code, t.name])).trim()).toBe(`ERR_SHM_BAD_HEADER ${reason}`);
+      expect(() => RecordTable.attach(t.handle)).toThrow(`bad table header: ${reason}`);
+    }
+    t.close();
+    t.unlink();
   });
 
   it.each(['columns', 'rows'] as const)('masks void rows (%s layout): sums skip them and the mask matches Node\'s validity()', async (layout) => {
