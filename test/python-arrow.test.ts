@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RecordTable, defineSchema } from '../lib/index';
+import { RecordTable, SharedMemory, defineSchema } from '../lib/index';
 import * as path from 'node:path';
-import { ROOT, removeAll, testPrefix } from './helpers';
-import { PYTHON, Trade, VENV, python, pythonHas, pythonRaw } from './python-run';
+import { ROOT, exited, forkFixture, removeAll, testPrefix, waitFor } from './helpers';
+import { Event, PYTHON, Trade, VENV, encodeRow, python, pythonHas, pythonRaw } from './python-run';
 
 const prefix = testPrefix('pyarrow');
 let n = 0;
@@ -42,6 +42,65 @@ function pyRepr(x: number): string {
   return Number.isInteger(x) ? `${x}.0` : String(x);
 }
 
+const MiB = 1 << 20;
+const BIG = 'é'.repeat(MiB / 2); // 1 MiB of UTF-8
+const BIG_BLOB = Uint8Array.from({ length: MiB }, (_, j) => (j * 31) & 255);
+const bytes = (len: number, seed: number) => Uint8Array.from({ length: len }, (_, j) => (seed + j) & 255);
+const VENUES = ['XNYS', 'XNAS', 'BATS'] as const;
+
+/** Row i of the Event table: strings of 0, 12, 13 bytes, multi-byte ones and two of 1 MiB; nulls in patterns that cross bitmap bytes. */
+function eventRow(i: number) {
+  const users = ['', 'x'.repeat(12), 'y'.repeat(13), `é€😀 user ${i}`, 'z'.repeat(40 + (i % 7))];
+  return {
+    id: BigInt(i) - 3n,
+    u64: i % 5 === 0 ? null : 2n ** 64n - 1n - BigInt(i),
+    i8: (i % 256) - 128,
+    u8: i % 7 === 3 ? null : i % 256,
+    i16: -32768 + i * 111,
+    u16: 65535 - i,
+    i32: i % 6 === 2 ? null : -(2 ** 31) + i * 1_000_003,
+    u32: 2 ** 32 - 1 - i,
+    f32: i % 8 === 0 ? null : i === 1 ? NaN : i === 2 ? -0 : i === 3 ? Infinity : Math.fround(i * 0.1),
+    score: i % 4 === 1 ? null : i === 2 ? -0 : (i % 50) * 0.25 - 3, // sums of these are exact in any order
+    ok: i % 4 === 0 ? null : i % 3 === 0,
+    flag: i % 2 === 1,
+    user: i === 5 || i === 250 ? BIG : users[i % users.length]!,
+    note: i % 3 === 0 ? null : users[(i + 2) % users.length]!,
+    blob: i === 6 ? BIG_BLOB : bytes([0, 12, 13, 100][i % 4]!, i),
+    nblob: i % 4 === 1 ? null : bytes([13, 0, 12, 30][i % 4]!, i * 7),
+    sym: ['', 'AAPL', 'é€abc', '12345678'][i % 4]!,
+    nsym: i % 5 === 2 ? null : ['a', 'bc', '€'][i % 3]!,
+    ts: BigInt(i) * 1_000_001n - 5n,
+    tms: i % 9 === 0 ? null : new Date(1_700_000_000_000 + i),
+    tsec: new Date((1_600_000_000 + i) * 1000),
+    tns: BigInt(i) * 10n ** 12n + 7n,
+    venue: VENUES[i % 3]!,
+    side: i % 5 === 4 ? null : (['buy', 'sell'] as const)[i % 2]!,
+  };
+}
+
+/**
+ * A growable Event table of 300 rows; with `voids`, a batch of 3 (a 1 MiB
+ * string among them) fails mid-write after row 100 and is void.
+ */
+function eventTable(voids: boolean): RecordTable<typeof Event.spec> {
+  const t = RecordTable.create(Event, { name: fresh() });
+  t.appendMany(Array.from({ length: 100 }, (_, i) => eventRow(i)));
+  if (voids) {
+    let reads = 0;
+    const fickle = { ...eventRow(1), get i8() { return ++reads === 1 ? 1 : 1000; } }; // valid when checked, out of range when written
+    expect(() => t.appendMany([{ ...eventRow(0), user: BIG }, eventRow(2), fickle])).toThrow(/i8/);
+  }
+  t.appendMany(Array.from({ length: 200 }, (_, i) => eventRow(100 + i)));
+  return t;
+}
+
+/** Node's view of every row: get() encoded as Python encodes, a row of nulls where the row is void. */
+function nodeRows(t: RecordTable<any>): Record<string, unknown>[] {
+  const blank = Object.fromEntries(t.schema.fields.map((f) => [f.name, null]));
+  return Array.from({ length: t.length }, (_, i) => (t.isVoid(i) ? blank : encodeRow(t.schema, t.get(i))!));
+}
+
 describe.runIf(VENV)('the SHMKIT_PYTHON venv', () => {
   it('has pyarrow, pandas, polars and duckdb, so that the Arrow tests below run rather than skip', () => {
     expect({ pyarrow: hasArrow, consumers: hasConsumers }).toEqual({ pyarrow: true, consumers: true });
@@ -58,7 +117,7 @@ describe.runIf(hasArrow)('shmkit.read_arrow', () => {
       id: 'int64', u: 'uint64', price: 'double', f32: 'float', qty: 'uint32', small: 'int8', buy: 'bool', sym: 'fixed_size_binary[8]',
       ts: 'timestamp[ms]', tns: 'timestamp[ns]', venue: 'dictionary<values=string, indices=uint8, ordered=0>',
     });
-    expect(got.metadata).toEqual({ 'shmkit.name': t.name, 'shmkit.layout': layout, 'shmkit.capacity': '10' });
+    expect(got.metadata).toEqual({ 'shmkit.name': t.name, 'shmkit.layout': layout, 'shmkit.capacity': '10', 'shmkit.growable': 'false' });
     const order = [rows[0], null, null, rows[1], rows[2]];
     const col = (fn: (r: TradeRow) => unknown) => order.map((r) => (r === null ? null : fn(r)));
     const v = got.values;
@@ -75,8 +134,8 @@ describe.runIf(hasArrow)('shmkit.read_arrow', () => {
     expect(v.venue).toEqual(col((r) => r.venue));
     expect(Object.values(got.nulls)).toEqual(Array(11).fill(2));
     if (layout === 'columns') {
-      // Zero copy: every data buffer but bool's (bytes → bits) lies inside the mapping...
-      expect(got.in_mapping).toEqual({ id: true, u: true, price: true, f32: true, qty: true, small: true, buy: false, sym: true, ts: true, tns: true, venue: true });
+      // Zero copy: every data buffer, bool's bits included, lies inside the mapping...
+      expect(Object.values(got.in_mapping).every((x) => x === true)).toBe(true);
       // ...so a write through another mapping of the segment shows through the Table already built.
       expect(got.live).toEqual({ before: num(-0), after: num(4242.5) });
     } else {
@@ -89,11 +148,106 @@ describe.runIf(hasArrow)('shmkit.read_arrow', () => {
     t.unlink();
   });
 
-  it('reads an empty table (0 rows, the full schema) and rejects a non-table with BadHeader', async () => {
-    const t = RecordTable.create(Trade, { name: fresh(), capacity: 4 });
-    expect((await pythonRaw(['-c', `${IMPORT}t = shmkit.read_arrow(sys.argv[1]); print(t.num_rows, t.num_columns)`, t.name])).trim()).toBe('0 11');
-    new Uint8Array(t.segment.buffer)[0] = 0;
-    await expect(pythonRaw(['-c', `${IMPORT}shmkit.read_arrow(sys.argv[1])`, t.name])).rejects.toThrow(/BadHeader: wrong magic/);
+  it('reads every type, nulls and 0/12/13-byte/1 MiB values as Node get() does, row for row, with read_table too, void rows or none', async () => {
+    const tables = [eventTable(false), eventTable(true)];
+    const all = await python('rows', tables.map((t) => t.name));
+    for (const [t, voids] of [[tables[0]!, false], [tables[1]!, true]] as const) {
+      const want = nodeRows(t);
+      expect(want.length).toBe(voids ? 303 : 300);
+      expect(want.filter((r) => r.id === null).length).toBe(voids ? 3 : 0);
+      const got = all[t.name];
+      expect(got.rows).toBe(want.length);
+      expect(got.types).toEqual({
+        id: 'int64', u64: 'uint64', i8: 'int8', u8: 'uint8', i16: 'int16', u16: 'uint16', i32: 'int32', u32: 'uint32',
+        f32: 'float', score: 'double', ok: 'bool', flag: 'bool', user: 'string_view', note: 'string_view',
+        blob: 'binary_view', nblob: 'binary_view', sym: 'fixed_size_binary[8]', nsym: 'fixed_size_binary[4]',
+        ts: 'timestamp[us]', tms: 'timestamp[ms]', tsec: 'timestamp[s]', tns: 'timestamp[ns]',
+        venue: 'dictionary<values=string, indices=uint8, ordered=0>', side: 'dictionary<values=string, indices=uint8, ordered=0>',
+      });
+      // A field is nullable when it is; every field is, while some row is void.
+      expect(got.nullable).toEqual(Object.fromEntries(Event.fields.map((f) => [f.name, f.nullable || voids])));
+      expect(got.nulls).toEqual(Object.fromEntries(Event.fields.map((f) => [f.name, want.filter((r) => r[f.name] === null).length])));
+      // Row for row: read_arrow, read_table (masked where null or void) and Node agree, 1 MiB values included.
+      for (let i = 0; i < want.length; i++) {
+        expect(got.arrow[i], `read_arrow row ${i} (void rows: ${voids})`).toEqual(want[i]);
+        expect(got.table[i], `read_table row ${i} (void rows: ${voids})`).toEqual(want[i]);
+      }
+      // Where each Arrow buffer lies: the data in the mapping, always; the validity too, while no row is void.
+      for (const f of Event.fields) {
+        const validity = voids ? 'new' : f.nullable ? 'mapping' : null;
+        const data = f.variable ? ['mapping', 'mapping'] : ['mapping']; // views + heap slice 0
+        const dictionary = f.kind === 'category' ? ['dictionary:null', 'dictionary:new', 'dictionary:new'] : [];
+        expect(got.buffers[f.name], f.name).toEqual([validity, ...data, ...dictionary]);
+      }
+      expect(Object.values(got.chunks).every((c) => c === 1)).toBe(true);
+      // read_table: numbers, datetimes, utf8[N] and category codes are views; bools (bits) and utf8/binary (objects) copies.
+      expect(got.table_in_mapping).toEqual(Object.fromEntries(Event.fields.map((f) => [f.name, !(f.kind === 'bool' || f.variable)])));
+      expect(got.dtypes).toMatchObject({ id: 'int64', ok: 'bool', user: 'object', blob: 'object', sym: '|S8', ts: 'datetime64[us]', venue: 'uint8' });
+      t.close();
+      t.unlink();
+    }
+  });
+
+  it('shows the rows of a SIGKILLed writer as null in read_arrow and masked in read_table, though their bytes were written', async () => {
+    const Log = defineSchema({ writer: 'uint8', seq: 'uint32', check: 'float64', tag: 'utf8', extra: { type: 'float64', nullable: true } });
+    const t = RecordTable.create(Log, { name: fresh() });
+    const flagSeg = SharedMemory.create({ name: fresh(), size: 8 });
+    t.appendMany(Array.from({ length: 10 }, (_, seq) => ({ writer: 9, seq, check: 9e6 + seq, tag: `w9-${seq}`, extra: seq })));
+    // test/fixtures/table-appender.ts 'trap': one appendMany of 2000 rows, blocked for ever after writing 1000 of them.
+    const victim = forkFixture('table-appender', [t.name, '3', '2000', 'trap', flagSeg.name]);
+    await waitFor(() => Atomics.load(new Int32Array(flagSeg.buffer), 0) !== 0, 'the victim to be stuck mid-append', 20_000);
+    victim.kill('SIGKILL');
+    expect((await exited(victim)).signal).toBe('SIGKILL');
+    t.appendMany(Array.from({ length: 5 }, (_, j) => ({ writer: 9, seq: 10 + j, check: 9e6 + 10 + j, tag: `w9-${10 + j}`, extra: null })));
+    // Reading length is what recovers the hole once the dead writer is gone.
+    await waitFor(() => t.length === 2015, 'length to pass the dead writer\'s rows', 10_000);
+    const valid = Array.from(t.validity());
+    expect(valid.filter((x) => x === 0).length).toBe(2000);
+    const code = `${IMPORT}import json, numpy as np
+t = shmkit.read_arrow(sys.argv[1]); c = shmkit.read_table(sys.argv[1])
+print(json.dumps({"nulls": {k: t.column(k).null_count for k in t.column_names},
+  "arrow_valid": [int(x) for x in t.column("writer").is_valid().to_pylist()],
+  "masked": {k: np.ma.getmaskarray(v).tolist() for k, v in c.items()},
+  "sum_check": float(c["check"].sum()), "count": int(c["check"].count()),
+  "under_mask": [int(c["writer"].data[10]), float(c["check"].data[10])],
+  "void_mask": shmkit.void_mask(sys.argv[1]).tolist()}))`;
+    const got = JSON.parse(await pythonRaw(['-c', code, t.name]));
+    expect(got.arrow_valid).toEqual(valid);
+    expect(got.nulls).toEqual({ writer: 2000, seq: 2000, check: 2000, tag: 2000, extra: 2000 + 5 });
+    for (const k of ['writer', 'seq', 'check', 'tag']) expect(got.masked[k], k).toEqual(valid.map((x) => x === 0));
+    expect(got.masked.extra).toEqual(valid.map((x, i) => x === 0 || i >= 2010));
+    expect(got.void_mask).toEqual(valid.map((x) => x === 0));
+    expect(got.count).toBe(15);
+    expect(got.sum_check).toBe(Array.from({ length: 15 }, (_, s) => 9e6 + s).reduce((a, b) => a + b));
+    // The victim wrote its first rows before it died: the mask, not zeros, hides them.
+    expect(got.under_mask).toEqual([3, 3e6]);
+    flagSeg.close();
+    flagSeg.unlink();
+    t.close();
+    t.unlink();
+  });
+
+  it('reads an empty table (0 rows, the full schema), growable or not, and rejects a non-table with BadHeader', async () => {
+    for (const t of [RecordTable.create(Trade, { name: fresh(), capacity: 4 }), RecordTable.create(Event, { name: fresh() })]) {
+      expect((await pythonRaw(['-c', `${IMPORT}t = shmkit.read_arrow(sys.argv[1]); print(t.num_rows, t.num_columns)`, t.name])).trim()).toBe(`0 ${t.schema.fields.length}`);
+      new Uint8Array(t.segment.buffer)[0] = 0;
+      await expect(pythonRaw(['-c', `${IMPORT}shmkit.read_arrow(sys.argv[1])`, t.name])).rejects.toThrow(/BadHeader: wrong magic/);
+      t.close();
+      t.unlink();
+    }
+  });
+
+  it('validate=True runs Arrow\'s full validation, and catches a view that points outside the heap', async () => {
+    const t = RecordTable.create(defineSchema({ s: 'utf8' }), { name: fresh() });
+    t.appendMany([{ s: 'short' }, { s: 'a value longer than twelve bytes' }]);
+    const run = () => pythonRaw(['-c', `${IMPORT}t = shmkit.read_arrow(sys.argv[1], validate=True); print(t.column("s").to_pylist())`, t.name]);
+    expect((await run()).trim()).toBe("['short', 'a value longer than twelve bytes']");
+    // Row 1's view: its offset into heap slice 0, moved past the end of the heap's memory.
+    const dv = new DataView(t.segment.buffer);
+    const schemaJson = JSON.parse(new TextDecoder().decode(new Uint8Array(t.segment.buffer, 512, dv.getUint32(20, true))));
+    dv.setInt32(schemaJson[0].offset + 16 + 12, 1 << 29, true);
+    await expect(run()).rejects.toThrow(/ArrowInvalid/);
+    await expect(pythonRaw(['-c', `${IMPORT}shmkit.read_table(sys.argv[1])`, t.name])).rejects.toThrow(/row 1 field "s" holds a view outside the table's heap/);
     t.close();
     t.unlink();
   });
@@ -124,13 +278,40 @@ describe.runIf(hasConsumers)('shmkit.read_arrow with pandas, polars and DuckDB',
     t.close();
     t.unlink();
   });
+
+  it('GROUP BY venue over every type gives Node\'s results in pandas (ArrowDtype and copied), polars and DuckDB, void rows or none', async () => {
+    const tables = [eventTable(false), eventTable(true)];
+    const all = await python('consumers', tables.map((t) => t.name));
+    for (const t of tables) {
+      const groups: Record<string, { sum_score: number; n: number; n_score: number; user_bytes: number; ok_true: number }> = {};
+      for (let i = 0; i < t.length; i++) {
+        if (t.isVoid(i)) continue;
+        const r = t.get(i);
+        const g = (groups[r.venue] ??= { sum_score: 0, n: 0, n_score: 0, user_bytes: 0, ok_true: 0 });
+        g.n++;
+        if (r.score !== null) {
+          g.sum_score += r.score;
+          g.n_score++;
+        }
+        g.user_bytes += Buffer.byteLength(r.user);
+        if (r.ok === true) g.ok_true++;
+      }
+      const got = all[t.name];
+      for (const who of ['pandas_arrow', 'pandas', 'polars', 'duckdb']) expect(got[who], who).toEqual(groups);
+      // types_mapper=pd.ArrowDtype keeps Arrow's buffers: no column copied.
+      expect(got.pandas_arrow_in_mapping).toBe(true);
+      t.close();
+      t.unlink();
+    }
+  });
 });
 
-describe.runIf(!hasArrow)('shmkit.read_arrow without pyarrow', () => {
-  it('raises ImportError naming pip install \'shmkit[arrow]\'', async () => {
+describe('shmkit.read_arrow without pyarrow', () => {
+  it('raises ImportError naming pip install \'./python[arrow]\' (pyarrow hidden from the import system)', async () => {
     const t = RecordTable.create(defineSchema({ a: 'float64' }), { name: fresh(), capacity: 4 });
-    const code = `${IMPORT}try:\n  shmkit.read_arrow(sys.argv[1])\nexcept ImportError as e:\n  print(e)`;
-    expect((await pythonRaw(['-c', code, t.name])).trim()).toBe("shmkit.read_arrow needs pyarrow: pip install 'shmkit[arrow]' (or pip install pyarrow)");
+    const code = `import sys\nsys.modules["pyarrow"] = None\n${IMPORT}try:\n  shmkit.read_arrow(sys.argv[1])\nexcept ImportError as e:\n  print(e)\nprint(float(shmkit.read_table(sys.argv[1])["a"].sum()))`;
+    t.append({ a: 2.5 });
+    expect((await pythonRaw(['-c', code, t.name])).trim().split('\n')).toEqual(["shmkit.read_arrow needs pyarrow: pip install './python[arrow]' (shmkit[arrow]), or pip install pyarrow", '2.5']);
     t.close();
     t.unlink();
   });

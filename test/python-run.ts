@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { defineSchema } from '../lib/index';
+import { defineSchema, type Schema } from '../lib/index';
 import { ROOT } from './helpers';
 
 /**
@@ -48,3 +48,59 @@ export const Trade = defineSchema({
   tns: 'datetime64[ns]',
   venue: { category: ['XNYS', 'XNAS', 'BATS'] },
 });
+
+/** Every type of an Arrow-native table, nullable and not: the Python Arrow and numpy tests read it row for row. */
+export const Event = defineSchema({
+  id: 'int64',
+  u64: { type: 'uint64', nullable: true },
+  i8: 'int8',
+  u8: { type: 'uint8', nullable: true },
+  i16: 'int16',
+  u16: 'uint16',
+  i32: { type: 'int32', nullable: true },
+  u32: 'uint32',
+  f32: { type: 'float32', nullable: true },
+  score: { type: 'float64', nullable: true },
+  ok: { type: 'bool', nullable: true },
+  flag: 'bool',
+  user: 'utf8',
+  note: { type: 'utf8', nullable: true },
+  blob: 'binary',
+  nblob: { type: 'binary', nullable: true },
+  sym: 'utf8[8]',
+  nsym: { type: 'utf8[4]', nullable: true },
+  ts: 'datetime64[us]',
+  tms: { type: 'datetime64[ms]', nullable: true },
+  tsec: 'datetime64[s]',
+  tns: 'datetime64[ns]',
+  venue: { category: ['XNYS', 'XNAS', 'BATS'] },
+  side: { category: ['buy', 'sell'], nullable: true },
+});
+
+const f64 = new DataView(new ArrayBuffer(8));
+/** A float as test/python/common.py's enc() writes it: the hex of its float64 bits (NaN: 'NaN'). */
+export function encFloat(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  f64.setFloat64(0, x, true);
+  return `f:${Buffer.from(f64.buffer).toString('hex')}`;
+}
+
+/**
+ * A row from get() in the lossless JSON form of test/python/common.py's enc():
+ * integers and datetimes (in the field's unit) as decimal strings, floats as
+ * their bits, bytes as 'b:' + hex, strings and booleans as they are, null as null.
+ */
+export function encodeRow(schema: Schema, row: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (row === null) return null;
+  const out: Record<string, unknown> = {};
+  for (const f of schema.fields) {
+    const v = row[f.name];
+    if (v === null || v === undefined) out[f.name] = null;
+    else if (f.kind === 'float32' || f.kind === 'float64') out[f.name] = encFloat(v as number);
+    else if (v instanceof Date) out[f.name] = String(f.unit === 's' ? v.getTime() / 1000 : v.getTime());
+    else if (v instanceof Uint8Array) out[f.name] = `b:${Buffer.from(v).toString('hex')}`;
+    else if (typeof v === 'bigint' || typeof v === 'number') out[f.name] = String(v);
+    else out[f.name] = v;
+  }
+  return out;
+}

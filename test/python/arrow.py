@@ -7,16 +7,12 @@ pandas, polars and DuckDB compute over it.
 """
 import json
 import math
-import os
 import sys
 
-try:  # the installed package (SHMKIT_PYTHON's venv), else the repo's python/ by path
-    import shmkit
-except ImportError:
-    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "python")))
-    import shmkit
-import pyarrow as pa  # noqa: E402
-from shmkit import arrow_reader, numpy_reader  # noqa: E402
+import pyarrow as pa
+
+from common import shmkit
+from shmkit import arrow_reader, numpy_reader
 
 
 def plain(v):
