@@ -227,6 +227,23 @@ print(json.dumps({"nulls": {k: t.column(k).null_count for k in t.column_names},
     t.unlink();
   });
 
+  it('reads a table while a Node writer appends to it: never a bad header, never a torn row, the length never back', async () => {
+    const Log = defineSchema({ writer: 'uint8', seq: 'uint32', check: 'float64', tag: 'utf8' });
+    const t = RecordTable.create(Log, { name: fresh() });
+    const writer = forkFixture('table-appender', [t.name, '4', '200000', 'single']);
+    try {
+      const got = await python('live', [t.name, '200000', '30']);
+      expect(got.torn).toEqual([]);
+      expect(got.length).toBe(200_000);
+      expect(got.partial).toBeGreaterThan(5); // it did read mid-append
+    } finally {
+      writer.kill('SIGKILL');
+      await exited(writer);
+    }
+    t.close();
+    t.unlink();
+  });
+
   it('reads an empty table (0 rows, the full schema), growable or not, and rejects a non-table with BadHeader', async () => {
     for (const t of [RecordTable.create(Trade, { name: fresh(), capacity: 4 }), RecordTable.create(Event, { name: fresh() })]) {
       expect((await pythonRaw(['-c', `${IMPORT}t = shmkit.read_arrow(sys.argv[1]); print(t.num_rows, t.num_columns)`, t.name])).trim()).toBe(`0 ${t.schema.fields.length}`);
