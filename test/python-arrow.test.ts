@@ -254,6 +254,18 @@ print(json.dumps({"nulls": {k: t.column(k).null_count for k in t.column_names},
     }
   });
 
+  it('keeps the mapping while any column of the Table lives, and unmaps it with the last one', async () => {
+    const t = RecordTable.create(defineSchema({ s: 'utf8', x: 'float64' }), { name: fresh() });
+    t.appendMany([{ s: 'short', x: 1 }, { s: 'a value longer than twelve bytes', x: 2 }]);
+    const code = `${IMPORT}import gc; sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'test', 'python'))}); from common import mappings_of
+tbl = shmkit.read_arrow(sys.argv[1]); n = [len(mappings_of(sys.argv[1]))]
+col = tbl.column("s"); del tbl; gc.collect(); n.append(len(mappings_of(sys.argv[1])))
+print(n, col.to_pylist()); del col; gc.collect(); print(len(mappings_of(sys.argv[1])))`;
+    expect((await pythonRaw(['-c', code, t.name])).trim().split('\n')).toEqual(["[1, 1] ['short', 'a value longer than twelve bytes']", '0']);
+    t.close();
+    t.unlink();
+  });
+
   it('validate=True runs Arrow\'s full validation, and catches a view that points outside the heap', async () => {
     const t = RecordTable.create(defineSchema({ s: 'utf8' }), { name: fresh() });
     t.appendMany([{ s: 'short' }, { s: 'a value longer than twelve bytes' }]);

@@ -40,6 +40,9 @@ def _pa():
         import pyarrow as pa
     except ImportError as e:
         raise ImportError(_INSTALL_HINT) from e
+    if not hasattr(pa, "string_view"):  # Arrow's view types came to pyarrow in 16.0
+        raise ImportError(f"shmkit.read_arrow needs pyarrow >= 16 (string_view, binary_view), found {pa.__version__}: "
+                          f"pip install -U './python[arrow]'")
     return pa
 
 
