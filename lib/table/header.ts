@@ -217,9 +217,13 @@ export function parseHeader(bytes: Uint8Array, segmentSize: number): TableLayout
   }
   checkDisjoint(areas, 'in the segment');
 
-  const reserved = dv.getInt32(OFF.reserved, true);
-  const committed = dv.getInt32(OFF.committed, true);
-  const ready = dv.getInt32(OFF.rowsReady, true);
+  // Live counters of a table others append to: committed ≤ reserved ≤ ready
+  // holds at every instant and each only grows, so loading them in that order
+  // (atomically) sees them in order even while appends run.
+  const h = new Int32Array(bytes.buffer, bytes.byteOffset, OFF.schema >> 2);
+  const committed = Atomics.load(h, OFF.committed >> 2);
+  const reserved = Atomics.load(h, OFF.reserved >> 2);
+  const ready = Atomics.load(h, OFF.rowsReady >> 2);
   if (ready < 0 || ready > capacity) throw bad(`rows ready ${ready} is not from 0 to max rows ${capacity}`);
   if (reserved < 0 || reserved > ready) throw bad(`reserved count ${reserved} is not from 0 to rows ready ${ready}`);
   if (committed < 0 || committed > reserved) throw bad(`committed length ${committed} is not from 0 to reserved ${reserved}`);
