@@ -19,6 +19,8 @@ export interface Binding {
   reserve(fd: number, size: number, name: string): void;
   /** posix_fallocate(fd, offset, length): the pages of that range exist (ENOSPC if /dev/shm is full). */
   allocate(fd: number, offset: number, length: number, name: string): void;
+  /** madvise(MADV_POPULATE_WRITE) of [offset, offset + length) of a live mapping → 0 or an errno (never a signal). */
+  populate(buffer: ArrayBuffer, offset: number, length: number): number;
   /**
    * mmap the whole object. readonly: MAP_SHARED + PROT_READ under the guard
    * of native/guard.cc where it exists (x86-64 Linux), else a private

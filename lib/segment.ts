@@ -106,14 +106,17 @@ export class SharedMemory implements Disposable {
   }
 
   /**
-   * @internal Gives [offset, offset + length) of a sparse segment its memory
-   * (posix_fallocate), so that writing it can never fault.
+   * @internal Gives [offset, offset + length) of a sparse segment its memory,
+   * so that writing it can never fault: the pages are made and mapped in one
+   * call (MADV_POPULATE_WRITE), or, where that fails (a full /dev/shm, an
+   * old kernel), by posix_fallocate, which says why.
    * @throws `ENOSPC` (syscall 'posix_fallocate') when /dev/shm is full;
    *   `ERR_SHM_CLOSED`; TypeError if the segment keeps no descriptor
    */
   allocate(offset: number, length: number): void {
     if (this.#closed) throw new ShmError('ERR_SHM_CLOSED', `segment '${this.#name}' is closed`);
     if (this.#fd < 0) throw new TypeError(`segment '${this.#name}' was not opened to grow`);
+    if (binding.populate(this.#buffer, offset, length) === 0) return;
     binding.allocate(this.#fd, offset, length, this.#name);
   }
 

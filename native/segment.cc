@@ -153,6 +153,41 @@ static Napi::Value Allocate(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// populate(buffer, offset, length) -> 0 or an errno: gives [offset, offset +
+// length) of a mapped segment its pages and maps them, in one call
+// (MADV_POPULATE_WRITE, Linux 5.14+), instead of one fault per page as the
+// bytes are first written. A failure never raises a signal (the kernel
+// returns EFAULT where an access would SIGBUS, e.g. on a full /dev/shm): the
+// caller then falls back to posix_fallocate, which names the error.
+// The range is checked against the buffer's current length, which is 0 once
+// close() detached it, so only a live mapping of ours is ever advised.
+static Napi::Value Populate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t offset, length;
+  if (info.Length() < 1 || !info[0].IsArrayBuffer() || !ArgInt64(info, 1, &offset) || !ArgInt64(info, 2, &length)) {
+    if (!env.IsExceptionPending()) Napi::TypeError::New(env, "populate(buffer, offset, length)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  auto* base = static_cast<uint8_t*>(ab.Data());
+  const auto size = static_cast<int64_t>(ab.ByteLength());
+  if (base == nullptr || offset < 0 || length <= 0 || offset > size || length > size - offset) {
+    return Napi::Number::New(env, EINVAL);
+  }
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t from = reinterpret_cast<uintptr_t>(base + offset) & ~(page - 1);  // mappings are page aligned: still inside
+  const uintptr_t to = reinterpret_cast<uintptr_t>(base + offset + length);
+  int rc;
+  do {
+    rc = madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE);
+  } while (rc != 0 && errno == EINTR);
+  return Napi::Number::New(env, rc == 0 ? 0 : errno);
+#else
+  return Napi::Number::New(env, ENOSYS);
+#endif
+}
+
 // map(fd, size, readonly, name) -> ArrayBuffer over the mapping.
 // A read-only attach maps a descriptor opened O_RDONLY. Where the guard
 // exists (x86-64 Linux, see guard.cc) it is MAP_SHARED and PROT_READ: the
@@ -245,6 +280,7 @@ void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("reserve", Napi::Function::New(env, Reserve, "reserve"));
   exports.Set("allocate", Napi::Function::New(env, Allocate, "allocate"));
+  exports.Set("populate", Napi::Function::New(env, Populate, "populate"));
   exports.Set("map", Napi::Function::New(env, Map, "map"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
 }
