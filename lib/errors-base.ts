@@ -22,7 +22,9 @@ export type ShmErrorCode =
   | 'ERR_SHM_LAYOUT'
   | 'ERR_SHM_LOCK_TIMEOUT'
   | 'ERR_SHM_NOT_OWNER'
-  | 'ERR_SHM_WORKER';
+  | 'ERR_SHM_WORKER'
+  | 'ERR_SHM_IPC'
+  | 'ERR_SHM_IPC_CODEC';
 
 /**
  * A misuse or a broken invariant that is not a system call failure.
