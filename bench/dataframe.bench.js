@@ -7,7 +7,7 @@
 //   py shared_memory the published Python way: a numpy recarray in multiprocessing.shared_memory
 //   py pickled       multiprocessing.Pool.map with the half-frames pickled as arguments
 // plus DuckDB (Python) querying the shmkit table by name through shmkit.read_arrow.
-// Each tree's PSS is sampled every 20 ms; the peak is reported.
+// Each tree's PSS is sampled every 50 ms; the peak is reported.
 //
 //   node bench/run.js dataframe        (DF_ROWS=N to change the size; SHMKIT_PYTHON: a python with pyarrow, duckdb)
 'use strict';
@@ -41,7 +41,7 @@ function main() {
   const py = python();
   const file = path.join(os.tmpdir(), `shmkit-df-${process.pid}.arrow`);
   try {
-    execFileSync(py, [path.join(dir, 'gen.py'), '--rows', String(ROWS), '--out', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(py, [path.join(dir, 'gen.py'), file, '--rows', String(ROWS)], { stdio: ['ignore', 'ignore', 'inherit'] });
     const shm = run(process.execPath, [path.join(dir, 'shmkit_job.js'), file, '--duckdb', py]);
     const duck = shm.duckdb;
     const sm = run(py, [path.join(dir, 'py_shared_memory.py'), '--rows', String(ROWS)]);
@@ -53,7 +53,7 @@ function main() {
     const out = [
       '### DataFrame job: shmkit vs Python shared_memory + numpy, and pickling',
       '',
-      `\`node bench/run.js dataframe\`. ${ROWS.toLocaleString('en-US')} rows of (ts datetime64[us], val float64 with ~5% NaN and ~5% null, name utf8 of 0–40 bytes), made once by bench/dataframe/gen.py; 2 worker processes each sum half of \`val\` skipping NaN and nulls and count names over 20 bytes. Fill = getting the frame into shared memory (shmkit: \`appendMany\` of the Arrow columns into a growable table; Python: building the recarray in a \`SharedMemory\` block); work = starting the workers until both results are back. Peak PSS summed over each process tree, sampled every 20 ms.`,
+      `\`node bench/run.js dataframe\`. ${ROWS.toLocaleString('en-US')} rows of (ts datetime64[us], val float64 with ~5% NaN and ~5% null, name utf8 of 0–40 bytes), made once by bench/dataframe/gen.py; 2 worker processes each sum half of \`val\` skipping NaN and nulls and count names over 20 bytes. Fill = getting the frame into shared memory (shmkit: \`appendMany\` of the Arrow columns into a growable table; Python: building the recarray in a \`SharedMemory\` block); work = starting the workers until both results are back. Peak PSS summed over each process tree, sampled every 50 ms.`,
       '',
       '| implementation | fill | work | fill + work | peak tree PSS | sum, count |',
       '| --- | --- | --- | --- | --- | --- |',

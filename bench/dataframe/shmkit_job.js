@@ -35,7 +35,7 @@ async function main() {
   const file = process.argv[2];
   const i = process.argv.indexOf('--workers');
   const workers = i < 0 ? 2 : Number(process.argv[i + 1]);
-  const sampler = await startSampler(process.pid, 20);
+  const sampler = await startSampler(process.pid, 50);
   const frame = A.tableFromIPC(fs.readFileSync(file));
   const cols = { ts: frame.getChild('ts'), val: frame.getChild('val'), name: frame.getChild('name') };
   const rows = frame.numRows;
