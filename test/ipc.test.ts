@@ -15,6 +15,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { arrowFromIPC, arrowToIPC, setCodecLoading } from '../lib/table/ipc';
+import { RecordTable, defineSchema } from '../lib/index';
+import { testPrefix } from './helpers';
 import { VENV, python, pythonHas } from './python-run';
 
 // The copy of apache-arrow that lib/ loads (CommonJS); `import` here gives the ES module, another copy.
@@ -281,4 +283,33 @@ describe('arrowFromIPC() of malformed input', () => {
 
 describe.runIf(VENV)('the SHMKIT_PYTHON venv', () => {
   it('has pyarrow, so that the pyarrow tests above run rather than skip', () => expect(hasArrow).toBe(true));
+});
+
+describe.skipIf(!hasArrow)('RecordTable.toIPC() and RecordTable.fromIPC() with pyarrow', () => {
+  it('writes a table pyarrow reads as equal, in file and stream format', async () => {
+    const S = defineSchema({ id: 'int64', s: 'utf8', b: 'binary', n: { type: 'int32', nullable: true }, ok: { type: 'bool', nullable: true }, ts: 'datetime64[us]', v: { category: ['x', 'y'], nullable: true } });
+    const t = RecordTable.create(S, { name: `${testPrefix('ipc')}-t` });
+    for (let i = 0; i < 500; i++) t.append({ id: BigInt(i), s: i % 7 ? `row ${i} ${'é'.repeat(i % 15)}` : '', b: new Uint8Array(i % 17).fill(i), n: i % 3 ? i : null, ok: i % 5 ? i % 2 === 0 : null, ts: BigInt(i) * 1_000_003n, v: i % 4 ? (i % 2 ? 'x' : 'y') : null });
+    const mine = values(t.toArrow());
+    for (const format of ['file', 'stream'] as const) {
+      const file = path.join(dir, `t.${format}`);
+      fs.writeFileSync(file, t.toIPC({ format }));
+      const theirs = await python('ipc', ['read', file, format]);
+      expect(theirs.rows).toBe(500);
+      expect(theirs.values).toEqual(mine);
+    }
+    expect(() => t.toIPC({ format: 'json' as 'file' })).toThrow(/must be 'file' or 'stream'/);
+    t.close();
+    t.unlink();
+  }, 60_000);
+
+  it.each(['lz4.feather', 'plain.feather', 'zstd.feather', 'lz4.stream'])('makes a table equal to a pyarrow-written %s', async (file) => {
+    const sub = fs.mkdtempSync(path.join(dir, 'from-'));
+    const theirs = await python('ipc', ['write', sub, '300']);
+    const t = RecordTable.fromIPC(path.join(sub, file), { name: `${testPrefix('ipc')}-${file.replace('.', '-')}` });
+    expect(t.length).toBe(300);
+    expect(values(t.toArrow())).toEqual(theirs.values);
+    t.close();
+    t.unlink();
+  }, 60_000);
 });

@@ -58,6 +58,7 @@ function modeOf(f: Field, type: ArrowNS.DataType): Mode {
       break;
     case 'string': case 'binary':
       if ([T.Utf8, T.LargeUtf8, T.Binary, T.LargeBinary].includes(id as never)) return 'offsets';
+      if (id === T.FixedSizeBinary && f.kind === 'binary') return 'offsets'; // as offsets j × width (withOffsets)
       if (id === T.Utf8View || id === T.BinaryView) return 'views';
       break;
     case 'utf8':
@@ -110,6 +111,13 @@ interface Part {
   pieces?: [number, number, number, number][][];
 }
 
+/** A FixedSizeBinary chunk seen as Binary: the same bytes, with offsets j × width. */
+function withOffsets(d: Data): Data {
+  const w = (d.type as ArrowNS.FixedSizeBinary).byteWidth;
+  const valueOffsets = Int32Array.from({ length: d.length + 1 }, (_, j) => j * w);
+  return { length: d.length, offset: d.offset, nullCount: d.nullCount, nullBitmap: d.nullBitmap, values: d.values, valueOffsets, getValid: (j: number) => d.getValid(j) } as unknown as Data;
+}
+
 function offsetAt(d: Data, j: number): number {
   return Number((d.valueOffsets as ArrayLike<number | bigint>)[j]);
 }
@@ -138,8 +146,8 @@ export function arrowBatch(plan: TableLayout, codec: Codec, buffer: ArrayBuffer,
     if (!vector) throw new ShmError('ERR_SHM_VALUE', `column ${JSON.stringify(f.name)} is missing`);
     if (n === -1) n = vector.length;
     else if (vector.length !== n) throw invalidValue('columns', `must all have the same length: ${JSON.stringify(f.name)} has ${vector.length}, others ${n}`);
-    const chunks = vector.data;
     const mode = modeOf(f, vector.type);
+    const chunks = (vector.type.typeId as number) === T.FixedSizeBinary && mode === 'offsets' ? vector.data.map(withOffsets) : vector.data;
     if (!f.nullable && vector.nullCount > 0) {
       throw new ShmError('ERR_SHM_VALUE', `column ${JSON.stringify(f.name)} has ${vector.nullCount} nulls, but the field is not nullable`);
     }
@@ -285,7 +293,8 @@ function writeView(U8: Uint8Array, W: Int32Array, at: number, i: number, src: Ui
 
 /**
  * The schema of a table that holds `schema`'s Arrow columns: numbers,
- * bool, timestamps, utf8/binary (plain, large or view), and dictionaries of
+ * bool, timestamps, utf8/binary (plain, large, view; fixed-size binary as
+ * binary), and dictionaries of
  * strings (as categories: the union of every chunk's dictionary). A field
  * Arrow marks nullable is nullable.
  * @throws `ERR_SHM_VALUE` naming a column whose Arrow type has no match
@@ -301,7 +310,7 @@ export function schemaFromArrow(table: ArrowNS.Table): Schema {
     else if (id === T.Bool) type = 'bool';
     else if (id === T.Timestamp) type = `datetime64[${UNITS[t.unit!]}]`;
     else if ([T.Utf8, T.LargeUtf8, T.Utf8View].includes(id as never)) type = 'utf8';
-    else if ([T.Binary, T.LargeBinary, T.BinaryView].includes(id as never)) type = 'binary';
+    else if ([T.Binary, T.LargeBinary, T.BinaryView, T.FixedSizeBinary].includes(id as never)) type = 'binary';
     else if (id === T.Dictionary && [T.Utf8, T.LargeUtf8].includes(t.dictionary!.typeId as never)) {
       const seen = new Set<string>();
       for (const d of table.getChild(field.name)!.data) for (const s of d.dictionary!.toArray() as string[]) seen.add(s);

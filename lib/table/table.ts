@@ -18,6 +18,7 @@ import { toArrowTable } from './arrow';
 import { createTable, openTable } from './create';
 import type { Table as ArrowTable, Vector as ArrowVector } from 'apache-arrow';
 import { arrowBatch, isArrowInput, schemaFromArrow } from './arrow-in';
+import { arrowFromIPC, arrowToIPC } from './ipc';
 import type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, WaitForLengthOptions } from './types';
 
 export type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, WaitForLengthOptions } from './types';
@@ -98,6 +99,21 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   }
 
   /**
+   * Creates a growable table from Arrow IPC bytes or a file (Feather v2,
+   * file or stream format), as pyarrow, polars and DuckDB write them; LZ4
+   * and ZSTD compressed bodies need the `lz4js` / `fzstd` packages.
+   * @throws `ERR_SHM_IPC` for bytes that are not Arrow IPC;
+   *   `ERR_SHM_IPC_CODEC` for a compressed file without its codec (the
+   *   message names the package, or how to write the file uncompressed); as
+   *   {@link RecordTable.fromArrow}
+   * @example
+   * const t = RecordTable.fromIPC('/data/frame.feather', { name: 'app.frame' });
+   */
+  static fromIPC(bytesOrPath: Uint8Array | string, options: TableCreateOptions = {}): RecordTable {
+    return RecordTable.fromArrow(arrowFromIPC(bytesOrPath), options);
+  }
+
+  /**
    * Maps an existing table by name or handle. The schema, layout and offsets
    * come from its header, validated against the segment's real size.
    *
@@ -135,41 +151,23 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     return Math.min(this.#log.advance(), this.#plan.capacity);
   }
   /** Rows the table can hold: its capacity, or Infinity for a growable table (see `maxRows`). */
-  get capacity(): number {
-    return this.#plan.growable ? Infinity : this.#plan.capacity;
-  }
+  get capacity(): number { return this.#plan.growable ? Infinity : this.#plan.capacity; }
   /** The most rows the segment has address space for (the capacity of a fixed table). */
-  get maxRows(): number {
-    return this.#plan.capacity;
-  }
+  get maxRows(): number { return this.#plan.capacity; }
   /** The segment's name. */
-  get name(): string {
-    return this.#seg.name;
-  }
+  get name(): string { return this.#seg.name; }
   /** Plain JSON (`{ name, size, kind: 'table' }`) that {@link RecordTable.attach} accepts in any process. */
-  get handle(): TableHandle {
-    return { name: this.#seg.name, size: this.#seg.size, kind: 'table' };
-  }
+  get handle(): TableHandle { return { name: this.#seg.name, size: this.#seg.size, kind: 'table' }; }
   /** The schema, as read from the header (or the one passed to create/attach). */
-  get schema(): Schema<S> {
-    return this.#schema;
-  }
+  get schema(): Schema<S> { return this.#schema; }
   /** `'columns'` or `'rows'`. */
-  get layout(): 'columns' | 'rows' {
-    return this.#plan.layout;
-  }
+  get layout(): 'columns' | 'rows' { return this.#plan.layout; }
   /** The segment underneath. */
-  get segment(): SharedMemory {
-    return this.#seg;
-  }
+  get segment(): SharedMemory { return this.#seg; }
   /** True while this process will unlink the table when it ends. */
-  get owned(): boolean {
-    return this.#seg.owned;
-  }
+  get owned(): boolean { return this.#seg.owned; }
   /** True after `close()`. */
-  get closed(): boolean {
-    return this.#closed;
-  }
+  get closed(): boolean { return this.#closed; }
 
   /**
    * Appends one row and returns its index. Safe from many processes at once.
@@ -371,6 +369,20 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     return toArrowTable(this.#plan, this.#seg.buffer, n, this.#log.voidCount === 0 ? undefined : this.#log.validity(n), this.#store.grow.heapReady);
   }
 
+  /**
+   * The table's rows `[0, length)` as Arrow IPC bytes: `'file'` (Feather v2,
+   * the default) or `'stream'`, uncompressed, readable by pyarrow, polars,
+   * DuckDB and apache-arrow. The bytes are a copy (that is what IPC is).
+   * @throws as {@link RecordTable.toArrow}
+   * @example
+   * fs.writeFileSync('out.arrow', t.toIPC({ format: 'file' }));
+   */
+  toIPC(options: { format?: 'file' | 'stream' } = {}): Uint8Array {
+    const format = options.format ?? 'file';
+    if (format !== 'file' && format !== 'stream') throw invalidValue('options.format', `must be 'file' or 'stream', got ${String(format)}`);
+    return arrowToIPC(this.toArrow(), format);
+  }
+
   /** Unmaps this process's view (see {@link SharedMemory.close}). Idempotent. */
   close(): void {
     this.#closed = true;
@@ -378,17 +390,11 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     this.#seg.close();
   }
   /** Removes the table's name for every process (see {@link SharedMemory.unlink}). */
-  unlink(): void {
-    this.#seg.unlink();
-  }
+  unlink(): void { this.#seg.unlink(); }
   /** Stops owning the table: it outlives this process. */
-  unregister(): void {
-    this.#seg.unregister();
-  }
+  unregister(): void { this.#seg.unregister(); }
   /** Same as {@link RecordTable.close}. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
+  [Symbol.dispose](): void { this.close(); }
 
   #closedError(): ShmError {
     return new ShmError('ERR_SHM_CLOSED', `table '${this.#seg.name}' is closed`);
