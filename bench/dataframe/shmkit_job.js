@@ -13,23 +13,10 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const A = require('apache-arrow');
 const { RecordTable, forkMap, defineSchema } = require('../..');
-const { work } = require('../../examples/dataframe/frame');
+const { work, memcpyBaseline } = require('../../examples/dataframe/frame');
 const { startSampler } = require('../util');
 
 const Frame = defineSchema({ ts: 'datetime64[us]', val: { type: 'float64', nullable: true }, name: 'utf8' });
-
-/** Copies every buffer of the columns into fresh memory: the floor for any fill. */
-function memcpy(cols) {
-  const bufs = [];
-  for (const v of Object.values(cols)) for (const d of v.data) for (const b of [d.values, d.valueOffsets, d.nullBitmap]) if (b && b.byteLength) bufs.push(b);
-  const t0 = performance.now();
-  const out = bufs.map((b) => {
-    const c = new Uint8Array(b.byteLength);
-    c.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-    return c;
-  });
-  return { ms: performance.now() - t0, bytes: out.reduce((s, b) => s + b.length, 0) };
-}
 
 async function main() {
   const file = process.argv[2];
@@ -39,7 +26,7 @@ async function main() {
   const frame = A.tableFromIPC(fs.readFileSync(file));
   const cols = { ts: frame.getChild('ts'), val: frame.getChild('val'), name: frame.getChild('name') };
   const rows = frame.numRows;
-  const copy = memcpy(cols);
+  const copy = memcpyBaseline(cols);
   const t0 = performance.now();
   const t = RecordTable.create(Frame, { prefix: 'shmkit-bench-df' });
   t.appendMany(cols);

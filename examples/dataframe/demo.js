@@ -10,7 +10,7 @@
 const path = require('node:path');
 const A = require('apache-arrow');
 const { RecordTable, forkMap } = require('../..');
-const { Frame, makeFrame, work } = require('./frame');
+const { Frame, makeFrame, work, memcpyBaseline } = require('./frame');
 const { startSampler, fmtMiB } = require('../../bench/util');
 
 function arg(name, dflt) {
@@ -18,25 +18,11 @@ function arg(name, dflt) {
   return i < 0 ? dflt : Number(process.argv[i + 1]);
 }
 
-/** A plain copy of the same Arrow buffers into fresh memory: the floor for any fill. */
-function memcpyMs(cols) {
-  const bufs = [];
-  for (const v of Object.values(cols)) for (const d of v.data) for (const b of [d.values, d.valueOffsets, d.nullBitmap]) if (b && b.byteLength) bufs.push(b);
-  const t0 = performance.now();
-  const out = bufs.map((b) => {
-    const c = new Uint8Array(b.byteLength);
-    c.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-    return c;
-  });
-  const ms = performance.now() - t0;
-  return { ms, bytes: out.reduce((s, b) => s + b.length, 0) };
-}
-
 async function main() {
   const rows = arg('rows', 10_000_000);
   const workers = arg('workers', 2);
   const cols = makeFrame(rows, A);
-  const copy = memcpyMs(cols);
+  const copy = memcpyBaseline(cols);
   const sampler = await startSampler();
   const t0 = performance.now();
   const t = RecordTable.create(Frame, { prefix: 'shmkit-dataframe' }); // owned: unlinked when this process ends

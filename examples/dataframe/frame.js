@@ -84,4 +84,17 @@ function work(arrow, start, end) {
   return { sum, long };
 }
 
-module.exports = { Frame, makeFrame, work };
+/** A plain copy of the columns' Arrow buffers into fresh memory, timed: the floor for any fill. */
+function memcpyBaseline(cols) {
+  const bufs = [];
+  for (const v of Object.values(cols)) for (const d of v.data) for (const b of [d.values, d.valueOffsets, d.nullBitmap]) if (b && b.byteLength) bufs.push(b);
+  const t0 = performance.now();
+  const out = bufs.map((b) => {
+    const c = new Uint8Array(b.byteLength);
+    c.set(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    return c;
+  });
+  return { ms: performance.now() - t0, bytes: out.reduce((s, b) => s + b.length, 0) };
+}
+
+module.exports = { Frame, makeFrame, work, memcpyBaseline };

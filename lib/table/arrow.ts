@@ -39,15 +39,18 @@ import { SLICE } from './layout';
 type Arrow = typeof ArrowNS;
 let arrow: Arrow | undefined;
 
-/** apache-arrow, loaded once; a clear error if it is not installed. */
-function load(): Arrow {
+/**
+ * apache-arrow (its CommonJS build), loaded once; a clear error naming `what`
+ * needs it if it is not installed.
+ */
+export function loadArrow(what = 'toArrow()'): Arrow {
   if (arrow === undefined) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       arrow = require('apache-arrow') as Arrow;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      if (e.code === 'MODULE_NOT_FOUND') e.message = `toArrow() needs the apache-arrow package (npm install apache-arrow): ${e.message}`;
+      if (e.code === 'MODULE_NOT_FOUND') e.message = `${what} needs the apache-arrow package (npm install apache-arrow): ${e.message}`;
       throw e;
     }
   }
@@ -94,7 +97,7 @@ function arrowType(A: Arrow, f: Field, k: number): ArrowNS.DataType {
  * undefined when none is void; `heapReady` the heap bytes with memory.
  */
 export function toArrowTable(plan: TableLayout, buffer: ArrayBufferLike, n: number, valid: Uint8Array | undefined, heapReady: number): ArrowNS.Table {
-  const A = load();
+  const A = loadArrow();
   const ab = buffer as ArrayBuffer;
   const rowBits = valid === undefined ? undefined : packBits(valid);
   const slices: Uint8Array[] = [];

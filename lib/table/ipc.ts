@@ -25,23 +25,11 @@ import type * as ArrowNS from 'apache-arrow';
 import { invalidType, invalidValue } from '../errors';
 import { ShmError } from '../errors-base';
 import { checkTable, scanIPC } from './ipc-check';
+import { loadArrow } from './arrow';
 
 type Arrow = typeof ArrowNS;
 type Codec = { encode?(data: Uint8Array): Uint8Array; decode?(data: Uint8Array): Uint8Array };
-let arrow: Arrow | undefined;
-
-function load(): Arrow {
-  if (arrow === undefined) {
-    try {
-      arrow = require('apache-arrow') as Arrow;
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code === 'MODULE_NOT_FOUND') e.message = `Arrow IPC needs the apache-arrow package (npm install apache-arrow): ${e.message}`;
-      throw e;
-    }
-  }
-  return arrow;
-}
+const load = (): Arrow => loadArrow('Arrow IPC');
 
 /** The npm package behind each compression (CompressionType: 0 LZ4_FRAME, 1 ZSTD) and how it becomes a codec. */
 const CODECS: Record<number, { name: string; pkg: string; make(mod: any): Codec }> = {
@@ -109,7 +97,8 @@ function ensureCodec(a: Arrow, compression: number): void {
  */
 export function setCodecLoading(enabled: boolean): void {
   codecLoading = enabled;
-  if (enabled || arrow === undefined) return;
+  if (enabled || ours.size === 0) return;
+  const arrow = load();
   for (const [compression, codec] of ours) {
     if (arrow.compressionRegistry.get(compression) === codec) arrow.compressionRegistry.set(compression, null as unknown as Codec);
   }

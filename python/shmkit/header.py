@@ -192,15 +192,9 @@ def _describe(v) -> str:
     """lib/errors.ts describe(): how a bad value is shown."""
     if isinstance(v, str):
         return _stringify(_slice40(v) + "…" if len(_utf16(v)) > 80 else v)
-    if v is _MISSING:
-        return "undefined"
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return _js_number(v)
-    return "an array" if isinstance(v, list) else "an object"
+    if isinstance(v, (list, dict)):
+        return "an array" if isinstance(v, list) else "an object"
+    return _js_string(v)
 
 
 def _js_string(v) -> str:
