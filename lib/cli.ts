@@ -54,21 +54,25 @@ inspectors.set('table', (name) => {
     // A table magic over a header that does not parse: say why, keep the rest of the report.
     return { json: { table: { error: oneLine(err) } }, text: ['', `table:    unreadable: ${printable(oneLine(err))}`] };
   }
+  const hex = (b: Uint8Array) => (b.length > 16 ? `0x${Buffer.from(b.subarray(0, 16)).toString('hex')}… (${b.length} bytes)` : `0x${Buffer.from(b).toString('hex')}`);
   const cell = (v: unknown): string =>
     v instanceof Date ? (Number.isNaN(v.getTime()) ? 'Invalid Date' : v.toISOString())
-    : typeof v === 'string' ? printable(JSON.stringify(v))
+    : typeof v === 'string' ? printable(JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v))
+    : v instanceof Uint8Array ? hex(v)
     : String(v);
   const names = d.schema.map((f) => f.name);
-  const types = d.schema.map((f) => (f.categories ? `category(${f.categories.length})` : f.type));
+  const types = d.schema.map((f) => `${f.categories ? `category(${f.categories.length})` : f.type}${f.nullable ? '?' : ''}`);
+  const size = d.capacity === Infinity ? `${d.length} rows (growable, room for ${d.maxRows})` : `${d.length} of ${d.capacity} rows`;
   const numeric = d.schema.map((f) => /int|float|datetime64\[(us|ns)\]/.test(f.type));
   const text = [
     '',
-    `table:    ${d.layout} layout, ${d.length} of ${d.capacity} rows`,
+    `table:    ${d.layout} layout, ${size}`,
     `schema:   ${d.schema.map((f, i) => `${printable(f.name)} ${types[i]}`).join(', ')}`,
     `first ${d.rows.length} row${d.rows.length === 1 ? '' : 's'}:`,
     columns(['#', ...names.map(printable)], d.rows.map((r, i) => [String(i), ...names.map((n) => (r === null ? '(void)' : cell(r[n])))]), [true, ...numeric]).trimEnd(),
   ];
-  const json = { table: { layout: d.layout, length: d.length, capacity: d.capacity, schema: d.schema, rows: d.rows.map((r) => (r === null ? null : Object.fromEntries(names.map((n) => [n, r[n] instanceof Date || typeof r[n] === 'bigint' ? cell(r[n]) : r[n]])))) } };
+  const plain = (v: unknown) => (v instanceof Date || typeof v === 'bigint' ? cell(v) : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v);
+  const json = { table: { layout: d.layout, length: d.length, capacity: d.capacity === Infinity ? null : d.capacity, growable: d.capacity === Infinity, maxRows: d.maxRows, schema: d.schema, rows: d.rows.map((r) => (r === null ? null : Object.fromEntries(names.map((n) => [n, plain(r[n])])))) } };
   return { json, text };
 });
 

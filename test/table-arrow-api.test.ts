@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as A from 'apache-arrow';
-import { RecordTable, ShmError, defineSchema } from '../lib/index';
+import { RecordTable, ShmError, defineSchema, describeTable } from '../lib/index';
+import { execFileSync } from 'node:child_process';
+import { ROOT } from './helpers';
 import { testScope } from './helpers';
 
 const { fresh } = testScope('arrowapi');
@@ -211,6 +213,22 @@ describe('appendMany() and fromArrow() of Arrow data', () => {
     const list = A.tableFromArrays({ x: Int32Array.of(1) });
     const withList = new A.Table({ x: list.getChild('x')!, l: A.vectorFromArray([[1]], new A.List(new A.Field('i', new A.Int32()))) });
     expect(codeOf(() => RecordTable.fromArrow(withList, { name: fresh() }))).toBe('ERR_SHM_VALUE');
+    t.close();
+    t.unlink();
+  });
+});
+
+describe('shmkit inspect of a growable table', () => {
+  it('says it grows, marks nullable fields and shows binary as hex', () => {
+    const t = RecordTable.create(defineSchema({ s: 'utf8', b: 'binary', n: { type: 'int32', nullable: true } }), { name: fresh() });
+    t.append({ s: 'hi', b: new Uint8Array([1, 255]), n: null });
+    const d = describeTable(t.name);
+    expect(d).toMatchObject({ length: 1, capacity: Infinity, maxRows: t.maxRows });
+    expect(d.schema[2]).toEqual({ name: 'n', type: 'int32', nullable: true });
+    const out = execFileSync(process.execPath, [`${ROOT}/bin/shmkit.js`, 'inspect', t.name], { encoding: 'utf8' });
+    expect(out).toContain(`1 rows (growable, room for ${t.maxRows})`);
+    expect(out).toContain('schema:   s utf8, b binary, n int32?');
+    expect(out).toMatch(/0\s+"hi"\s+0x01ff\s+null/);
     t.close();
     t.unlink();
   });

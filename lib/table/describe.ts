@@ -8,10 +8,13 @@ import { RecordTable } from './table';
 export interface TableDescription {
   name: string;
   layout: 'columns' | 'rows';
-  /** `[{ name, type, categories? }]` */
-  schema: { name: string; type: string; categories?: string[] }[];
+  /** `[{ name, type, nullable?, categories? }]` */
+  schema: { name: string; type: string; nullable?: boolean; categories?: string[] }[];
   length: number;
+  /** The capacity; Infinity for a growable table. */
   capacity: number;
+  /** The most rows the table has room for (its capacity, or a growable table's address space). */
+  maxRows: number;
   /** The first rows, at most `options.rows`; null for a void row (see {@link RecordTable.isVoid}). */
   rows: (Record<string, unknown> | null)[];
 }
@@ -29,7 +32,7 @@ export function describeTable(name: string, options: { rows?: number } = {}): Ta
     const length = t.length;
     const rows: (Record<string, unknown> | null)[] = [];
     for (let i = 0; i < Math.min(want, length); i++) rows.push(t.isVoid(i) ? null : (t.get(i) as Record<string, unknown>));
-    return { name: t.name, layout: t.layout, schema: t.schema.toJSON(), length, capacity: t.capacity, rows };
+    return { name: t.name, layout: t.layout, schema: t.schema.toJSON(), length, capacity: t.capacity, maxRows: t.maxRows, rows };
   } finally {
     t.close();
   }
