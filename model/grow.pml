@@ -19,9 +19,10 @@
  * lock, so calls on one file do not interleave, and on failure it undoes only
  * the pages this call added (mm/shmem.c: "SGP_FALLOC on a folio fallocated
  * earlier must initialize it now, lest undo on failure cancel our earlier
- * guarantee").  A failure may happen at any call (also on a range that is
- * already allocated: tmpfs checks the whole length against the free blocks
- * first), at most MAXFAIL times in a run.  Nothing is ever freed.
+ * guarantee").  Here a failure may happen at any call, at most MAXFAIL
+ * times in a run: more often than on tmpfs, which fails only when it needs a
+ * new page and has none (or the range is larger than the whole filesystem).
+ * Nothing is ever freed.
  *
  * Shared words, as in the table header (layout.ts OFF):
  *   ready      rowsReady   Int32: rows [0, ready) have memory in every region

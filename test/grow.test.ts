@@ -62,9 +62,23 @@ describe('a growable table grown by appends', () => {
     const used = shmBytes(t.name);
     expect(t.length).toBe(rows);
     expect(used / appended).toBeLessThanOrEqual(1.1);
-    // The bytes are the right ones, through get() and toArrow(), at both ends and in between.
+    // The bytes are the right ones, through get() and toArrow(), at both ends
+    // and in between; every view lies in its data buffer (the heap spans 3
+    // slices: values that would straddle 1 GiB go to the next one).
     const a = t.toArrow();
     expect(a.numRows).toBe(rows);
+    const data = a.getChild('s')!.data[0]!;
+    const views = new Int32Array(data.values.buffer, data.values.byteOffset, 4 * rows);
+    const buffers = (data as unknown as { variadicBuffers: Uint8Array[] }).variadicBuffers;
+    expect(buffers.length).toBe(3);
+    let outside = 0;
+    for (let i = 0; i < rows; i++) {
+      const len = views[4 * i]!;
+      const b = views[4 * i + 2]!;
+      const o = views[4 * i + 3]!;
+      if (len !== pool[i % batch]!.length || !(b >= 0 && b < buffers.length && o >= 0 && o + len <= buffers[b]!.length)) outside++;
+    }
+    expect(outside).toBe(0);
     const r = rng(3);
     for (let k = 0; k < 200; k++) {
       const i = k < 100 ? Math.floor(r() * rows) : k < 150 ? k - 100 : rows - 1 - (k - 150);
