@@ -68,7 +68,8 @@ runs=(
 # only); 1 writer may die, fallocate may fail MAXFAIL times.  The broken
 # variants are checked with -DUSE_ONLY: caught by a consequence (a write or
 # read of memory that has none, a view past its data buffer, a straddle),
-# not by the publication assertions.  Together about 15 s on 2 cores.
+# not by the publication assertions.  Together about 30 s of CPU (15-20 s
+# on 2 idle cores).
 G_ROWS="-DNW=2 -DNA=2 -DR0=1 -DR1=2 -DR2=2 -DR3=1 -DMAXR=4 -DMAXFAIL=2 -DREADS=0"
 G_HEAP="-DNW=2 -DNA=2 -DR0=1 -DR1=2 -DR2=1 -DR3=1 -DL0=2 -DL1=3 -DL2=2 -DL3=1 -DMAXR=4 -DHEAP=9 -DMAXFAIL=2 -DREADS=0"
 G_MIX="-DNW=2 -DNA=2 -DR0=1 -DR1=2 -DR2=2 -DR3=1 -DL0=2 -DL1=2 -DL2=3 -DL3=1 -DMAXR=4 -DHEAP=6"
