@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Model-checks the table append/recovery protocol (lib/table/append.ts) with
-# spin: model/append.pml in its correct form must show no error in every
-# configuration below, and each deliberately broken variant must show one.
+# Model-checks the table append/recovery protocol (lib/table/append.ts,
+# model/append.pml) and the growth of a growable table's memory
+# (lib/table/grow.ts, model/grow.pml) with spin: each model in its correct
+# form must show no error in every configuration below, and each
+# deliberately broken variant must show one.
 # Builds in a temporary directory (nothing is written to the repository).
 #
-#   bash model/check.sh            all runs, JOBS=2 at a time
-#   JOBS=1 bash model/check.sh     one at a time
-#   KEEP=1 bash model/check.sh     keep the build directory (trails of the
-#                                  broken variants: spin -t -p append.pml there)
+#   bash model/check.sh               all runs, JOBS=2 at a time
+#   MODELS=grow bash model/check.sh   only grow.pml's runs (append: only append.pml's)
+#   JOBS=1 bash model/check.sh        one at a time
+#   KEEP=1 bash model/check.sh        keep the build directory (trails of the
+#                                     broken variants: spin -t -p <model>.pml there)
 #
 # Exit status: 0 if every run came out as expected, 1 if not, 2 if spin or a
 # C compiler is missing.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-model=$here/append.pml
+models=${MODELS:-append grow}
 jobs=${JOBS:-2}
 memlim=${MEMLIM_MB:-8000}   # per pan run; pan stops (and the run fails) beyond it
 
@@ -35,13 +38,14 @@ else
   trap 'rm -rf "$tmp"' EXIT
 fi
 
-# The configurations.  Fields: name | expect | search | hash | spin -D flags | what
+# The configurations.  Fields: name | expect | search | hash | spin -D flags | what | model
 #   expect  pass: 0 errors and a complete search; fail: at least 1 error;
 #           info: printed only, does not decide the exit status
 #   search  safety: assertions + never claim (P1, P2, P3, P4a);
 #           np: spin's non-progress-cycle search with no progress label, so
 #           any infinite execution is reported (P4b)
 #   hash    pan -w: log2 of the hash table slots (2^24 x 8 bytes = 128 MB)
+#   model   append (default) or grow: model/<model>.pml
 MAIN="-DNW=2 -DNB=2 -DS0=2 -DS1=1 -DS2=1 -DS3=2 -DCAP=6 -DMAXDEAD=2"
 RUN3="-DNW=2 -DNB=2 -DS0=3 -DS1=1 -DS2=1 -DS3=2 -DCAP=7 -DMAXDEAD=2"
 THREE="-DNW=3 -DNB=1 -DS0=1 -DS1=1 -DS2=1 -DCAP=3 -DMAXDEAD=1"
@@ -59,17 +63,42 @@ runs=(
   "broken-zerostall|fail|safety|20|$MAIN -DBROKEN_ZEROSTALL|zero-stall voiding as load-then-store"
   "broken-commit-exact|info|safety|24|$MAIN -DBROKEN_COMMIT|commit as a plain store, exact dead(): expected 0 errors, commit's CAS only matters if dead() can err"
 )
+# grow.pml: 2 row regions, MAXR rows, a heap of HEAP units in slices of 3;
+# appends t = w*NA + a of R<t> rows and L<t> heap units (0: short values
+# only); 1 writer may die, fallocate may fail MAXFAIL times.  The broken
+# variants are checked with -DUSE_ONLY: caught by a consequence (a write or
+# read of memory that has none, a view past its data buffer, a straddle),
+# not by the publication assertions.  Together about 30 s of CPU (15-20 s
+# on 2 idle cores).
+G_ROWS="-DNW=2 -DNA=2 -DR0=1 -DR1=2 -DR2=2 -DR3=1 -DMAXR=4 -DMAXFAIL=2 -DREADS=0"
+G_HEAP="-DNW=2 -DNA=2 -DR0=1 -DR1=2 -DR2=1 -DR3=1 -DL0=2 -DL1=3 -DL2=2 -DL3=1 -DMAXR=4 -DHEAP=9 -DMAXFAIL=2 -DREADS=0"
+G_MIX="-DNW=2 -DNA=2 -DR0=1 -DR1=2 -DR2=2 -DR3=1 -DL0=2 -DL1=2 -DL2=3 -DL3=1 -DMAXR=4 -DHEAP=6"
+G_THREE="-DNW=3 -DNA=1 -DR0=1 -DR1=1 -DR2=2 -DL0=2 -DL1=2 -DL2=2 -DMAXR=4 -DHEAP=6 -DMAXFAIL=1 -DREADS=0"
+runs+=(
+  "grow-rows|pass|safety|22|$G_ROWS|grow: 2 writers x appends of (1,2),(2,1) rows, 4 rows of room: ensureRows, ENOSPC, FULL|grow"
+  "grow-heap|pass|safety|22|$G_HEAP|grow: 2 writers x (1 row + 2 units, 2 + 3),(1 + 2, 1 + 1), heap 9 in slices of 3|grow"
+  "grow-reader|pass|safety|23|$G_MIX -DMAXFAIL=1 -DREADS=1|grow: rows and heap, + a reader (length, then heapReady) meanwhile|grow"
+  "grow-three|pass|safety|23|$G_THREE|grow: 3 writers x 1 append (1+2, 1+2, 2+2)|grow"
+  "grow-np|pass|np|22|$G_MIX -DREADS=0|grow: rows and heap (1+2, 2+2),(2+3, 1+1), heap 6: no infinite execution|grow"
+  "grow-broken-raise|fail|safety|20|$G_MIX -DREADS=0 -DUSE_ONLY -DBROKEN_RAISE_FIRST|grow: ensureRows raises ready before it allocates|grow"
+  "grow-broken-reserve|fail|safety|20|$G_MIX -DREADS=0 -DUSE_ONLY -DBROKEN_RESERVE|grow: begin() tests the capacity only, not ready|grow"
+  "grow-broken-noskip|fail|safety|20|$G_MIX -DREADS=0 -DUSE_ONLY -DBROKEN_NOSKIP|grow: heapAlloc without the slice-boundary skip|grow"
+  "grow-broken-store|fail|safety|20|$G_MIX -DREADS=0 -DUSE_ONLY -DBROKEN_HEAP_STORE|grow: heapReady raised by load-then-store, not compareExchange|grow"
+)
 
-run_one() { # name expect search hash defs
-  local name=$1 search=$3 hash=$4 defs=$5 d=$tmp/$1
-  mkdir -p "$d" && cp "$model" "$d/append.pml" && cd "$d" || return
+run_one() { # name expect search hash defs model
+  local name=$1 expect=$2 search=$3 hash=$4 defs=$5 model=$6 d=$tmp/$1
+  mkdir -p "$d" && cp "$here/$model.pml" "$d/$model.pml" && cd "$d" || return
   local t0=$SECONDS
   # shellcheck disable=SC2086
-  if ! spin -a $defs append.pml >spin.log 2>&1; then
+  if ! spin -a $defs "$model.pml" >spin.log 2>&1; then
     echo "spin -a failed: $(head -3 spin.log | tr '\n' ' ')" >result
     return
   fi
-  local flags=(-O2 -DNOFAIR -DMEMLIM="$memlim" -w -o pan pan.c)
+  # A broken variant's search is short: compile it fast rather than well.
+  local opt=-O2
+  [ "$expect" = fail ] && opt=-O0
+  local flags=("$opt" -DNOFAIR -DMEMLIM="$memlim" -w -o pan pan.c)
   local panargs=(-m100000 -w"$hash")
   if [ "$search" = np ]; then
     flags=(-DNP -DNOCLAIM "${flags[@]}")
@@ -96,11 +125,23 @@ run_one() { # name expect search hash defs
   echo "${errors:-?}|${states:-?}|${depth:-?}|${secs}|${note# }|${why}" >result
 }
 
+# Keep the runs of the selected models only.
+selected=()
+for r in "${runs[@]}"; do
+  IFS='|' read -r name expect search hash defs what model <<<"$r"
+  case " $models " in *" ${model:-append} "*) selected+=("$r") ;; esac
+done
+runs=("${selected[@]}")
+if [ "${#runs[@]}" = 0 ]; then
+  echo "check.sh: no runs for MODELS='$models' (known: append grow)" >&2
+  exit 1
+fi
+
 start=$SECONDS
 running=0
 for r in "${runs[@]}"; do
-  IFS='|' read -r name expect search hash defs what <<<"$r"
-  (run_one "$name" "$expect" "$search" "$hash" "$defs") &
+  IFS='|' read -r name expect search hash defs what model <<<"$r"
+  (run_one "$name" "$expect" "$search" "$hash" "$defs" "${model:-append}") &
   running=$((running + 1))
   if [ "$running" -ge "$jobs" ]; then
     wait -n
@@ -112,7 +153,7 @@ wait
 status=0
 printf '%-20s %-6s %-7s %8s %12s %6s %6s  %s\n' run expect search errors states depth secs result
 for r in "${runs[@]}"; do
-  IFS='|' read -r name expect search hash defs what <<<"$r"
+  IFS='|' read -r name expect search hash defs what model <<<"$r"
   res=$(cat "$tmp/$name/result" 2>/dev/null || echo "no result")
   IFS='|' read -r errors states depth secs note why <<<"$res"
   verdict=ok
