@@ -105,6 +105,12 @@ export class SharedMemory implements Disposable {
     this.#fd = fd;
   }
 
+  /** @internal Closes the descriptor kept for allocate() (a table that never grows needs none). */
+  releaseFd(): void {
+    if (this.#fd >= 0) binding.close(this.#fd);
+    this.#fd = -1;
+  }
+
   /**
    * @internal Gives [offset, offset + length) of a sparse segment its memory,
    * so that writing it can never fault: the pages are made and mapped in one

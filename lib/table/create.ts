@@ -93,6 +93,7 @@ export function openTable<S extends SchemaSpec>(
         `table '${seg.name}' has schema ${JSON.stringify(plan.schema.toJSON())}, not the expected ${JSON.stringify(options.schema.toJSON())}`,
       );
     }
+    if (!plan.growable && plan.heapSize === 0) seg.releaseFd(); // all its memory was given at create
     return { seg, plan: options.schema ? { ...plan, schema: options.schema } : plan, options };
   } catch (err) {
     if (options.own) seg.unregister();

@@ -331,7 +331,9 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * Resolves once `length` is at least `n` (rows appended by any process),
    * or when `timeout` ms pass: sleeps on the futex of the committed count,
    * woken by the append that publishes rows — no polling. A writable table
-   * also looks every 100 ms, recovering rows of writers that died.
+   * also looks every 100 ms, recovering rows of writers that died. A
+   * read-only attach never writes the segment, so it cannot ask appenders
+   * to wake it: it looks every 10 ms.
    * @returns `'ok'` or `'timed-out'`
    * @throws RangeError for a bad `n` or timeout; `ERR_SHM_CLOSED` (also if
    *   the table is closed while waiting)
@@ -339,7 +341,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * if (await t.waitForLength(1000, { timeout: 5000 }) === 'ok') use(t.column('price'));
    */
   async waitForLength(n: number, options: WaitForLengthOptions = {}): Promise<'ok' | 'timed-out'> {
-    return waitForLength(this.#store.h, WORDS.committed, WORDS.waiters, n, options.timeout, () => {
+    return waitForLength(this.#store.h, WORDS.committed, WORDS.waiters, n, options.timeout, this.#writable, () => {
       if (this.#closed) throw this.#closedError();
       return this.length;
     });
