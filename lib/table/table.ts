@@ -41,7 +41,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   readonly #plan: TableLayout;
   readonly #schema: Schema<S>;
   readonly #store: TableStore;
-  readonly #log: AppendLog;
+  readonly #log: AppendLog; // #store's, as are #codec's
   readonly #codec: Codec;
   #writable: boolean;
   #closed = false;
@@ -63,7 +63,6 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * rows, reserved now; without it, a table that grows as rows are appended
    * (from any process; readers need no re-attach), its memory allocated just
    * ahead of the appends.
-   *
    * @throws TypeError/RangeError on a bad schema or options; `ERR_SHM_LAYOUT`
    *   for nullable or utf8/binary fields in 'rows' layout; `EEXIST` if the
    *   name is taken; `ENOSPC` if /dev/shm cannot hold a fixed table
@@ -90,21 +89,19 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     const t = RecordTable.create(schemaFromArrow(table), options);
     try {
       if (table.numRows > 0) t.appendMany(table);
-      return t;
     } catch (err) {
-      t.unlink();
-      t.close();
+      t.unlink(), t.close();
       throw err;
     }
+    return t;
   }
 
   /**
    * Creates a growable table from Arrow IPC bytes or a file (Feather v2,
-   * file or stream format), as pyarrow, polars and DuckDB write them; LZ4
-   * and ZSTD compressed bodies need the `lz4js` / `fzstd` packages.
-   * @throws `ERR_SHM_IPC` for bytes that are not Arrow IPC;
-   *   `ERR_SHM_IPC_CODEC` for a compressed file without its codec (the
-   *   message names the package, or how to write the file uncompressed); as
+   * file or stream), as pyarrow, polars and DuckDB write them; LZ4/ZSTD
+   * bodies need the `lz4js`/`fzstd` packages.
+   * @throws `ERR_SHM_IPC` for bytes that are not Arrow IPC; `ERR_SHM_IPC_CODEC`
+   *   for a compressed file without its codec (the message names the fix); as
    *   {@link RecordTable.fromArrow}
    * @example
    * const t = RecordTable.fromIPC('/data/frame.feather', { name: 'app.frame' });
@@ -116,7 +113,6 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   /**
    * Maps an existing table by name or handle. The schema, layout and offsets
    * come from its header, validated against the segment's real size.
-   *
    * @throws `ENOENT` if there is no such segment; `ERR_SHM_BAD_HEADER` (with
    *   the reason) if it is not a valid table; `ERR_SHM_SCHEMA_MISMATCH` if
    *   `schema` is given and differs; `ERR_SHM_SIZE_MISMATCH` for a stale handle
@@ -172,7 +168,6 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   /**
    * Appends one row and returns its index. Safe from many processes at once.
    * The whole row is validated before anything is written.
-   *
    * @throws `ERR_SHM_VALUE` (missing field, wrong type, integer out of range,
    *   unknown category), `ERR_SHM_STRING_TOO_LONG`, `ERR_SHM_TABLE_FULL` —
    *   each leaving the table unchanged; `ERR_SHM_READONLY`, `ERR_SHM_CLOSED`
@@ -187,14 +182,11 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   /**
    * Appends many rows as one contiguous block and returns the first index.
    * `rows` is an array of row objects, an object of column arrays of equal
-   * length, or Arrow data: an apache-arrow `Table` or an object of Arrow
-   * `Vector`s. A typed array of a column's storage type (Float64Array for
-   * float64, BigInt64Array for int64 and datetime64, Uint8Array of 0/1 for
-   * bool, the code array for a category) is copied in bulk; Arrow columns
-   * are copied a buffer at a time (values, bitmaps, string bytes — no
-   * per-string decoding; dictionaries are mapped onto the categories).
-   * Everything is validated before anything is written.
-   *
+   * length, or an apache-arrow `Table` (or object of `Vector`s). A typed
+   * array of a column's storage type (BigInt64Array for int64/datetime64,
+   * Uint8Array of 0/1 for bool, codes for a category) is copied in bulk, and
+   * Arrow columns a buffer at a time (no per-string decoding; dictionaries
+   * mapped onto the categories). All is validated before anything is written.
    * @throws as {@link RecordTable.append}; TypeError if column lengths
    *   differ; `ERR_SHM_VALUE` for an Arrow column of another type or with
    *   nulls in a non-nullable field
@@ -253,14 +245,10 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
 
   /**
    * A zero-copy view of a column over shared memory, of length `length`
-   * (rows appended later are not in it; call again). Numbers: the typed
-   * array of the type (BigInt64Array for int64); bool: Uint8Array of the
-   * bits, LSB first, ceil(length / 8) bytes (Arrow's boolean layout);
-   * datetime64: BigInt64Array of units since 1970; category: the codes
-   * (index into `schema.field(name).categories`); utf8[N]: Uint8Array of
-   * length × N bytes, each value NUL-padded (numpy's `S{N}`). A nullable
-   * column's nulls hold unspecified values: see {@link RecordTable.validity}.
-   *
+   * (call again for later rows): the type's typed array (BigInt64Array for
+   * int64 and datetime64); bool: its bits, LSB first (Arrow's layout);
+   * category: the codes; utf8[N]: length × N NUL-padded bytes (numpy's
+   * `S{N}`). Nulls hold unspecified values: see {@link RecordTable.validity}.
    * @throws `ERR_SHM_LAYOUT` for a 'rows' table (its fields are interleaved:
    *   use get(i), or numpy's structured array) and for utf8/binary (views into
    *   a heap: use toArrow()); TypeError for an unknown name
@@ -271,7 +259,6 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     if (this.#closed) throw this.#closedError();
     return columnView(this.#plan, this.#seg.buffer, this.#index(name), this.length) as ColumnArray<S[K]>;
   }
-
 
   /**
    * A view of one field over rows `[0, length)`, in either layout: for
@@ -291,14 +278,11 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     return fieldView(this.#plan, k, this.length, this.#codec.ld[k]!, (j, v) => this.set(j, { [name]: v } as Partial<RowOf<S>>));
   }
 
-
   /**
-   * Whether row `i` is void: a writer reserved it and died (process killed,
-   * worker thread terminated) before finishing it, and recovery marked it.
-   * A void row is missing, not a row of zeros: `get(i)` throws
-   * `ERR_SHM_VOID_ROW`, {@link RecordTable.validity} has 0 for it, and
-   * Python's `read_table` masks it. Its bytes in `column()` views are
-   * unspecified.
+   * Whether row `i` is void: its writer died (process killed, worker
+   * terminated) before finishing it. A void row is missing, not zeros:
+   * `get(i)` throws `ERR_SHM_VOID_ROW`, `validity()` has 0 and every Arrow
+   * reader null for it; its bytes in `column()` views are unspecified.
    * @throws RangeError if `i` is not an index below `length`; `ERR_SHM_CLOSED`
    * @example
    * for (let i = 0; i < t.length; i++) if (!t.isVoid(i)) use(t.get(i));
@@ -326,14 +310,12 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     return name === undefined ? rows : andValidity(this.#plan, this.#seg.buffer, this.#index(name), rows);
   }
 
-
   /**
    * Resolves once `length` is at least `n` (rows appended by any process),
    * or when `timeout` ms pass: sleeps on the futex of the committed count,
-   * woken by the append that publishes rows — no polling. A writable table
-   * also looks every 100 ms, recovering rows of writers that died. A
-   * read-only attach never writes the segment, so it cannot ask appenders
-   * to wake it: it looks every 10 ms.
+   * woken by the append that publishes rows. A writable table also looks
+   * every 100 ms (recovering dead writers' rows); a read-only attach, which
+   * cannot ask appenders to wake it (it writes nothing), every 10 ms.
    * @returns `'ok'` or `'timed-out'`
    * @throws RangeError for a bad `n` or timeout; `ERR_SHM_CLOSED` (also if
    *   the table is closed while waiting)
@@ -349,13 +331,10 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
 
   /**
    * An apache-arrow `Table` of rows `[0, length)` whose buffers are views
-   * of the segment — no copy of the data. Void rows are nulls in every
-   * column (only then are validity bitmaps built). Types: numbers →
-   * Int8…Uint64/Float32/64, bool → Bool, datetime64 → Timestamp, utf8 →
-   * Utf8View, binary → BinaryView, utf8[N] → FixedSizeBinary(N) (NUL-padded
-   * bytes), category → Dictionary (Utf8 values); nullable fields are
-   * nullable. Rows appended later are not in it (call again); `set()` shows
-   * through. Needs the `apache-arrow` package (an optional peer dependency).
+   * of the segment — no copy (types: README, "Record tables"). Void rows are
+   * nulls in every column (only then are validity bitmaps built). Rows
+   * appended later are not in it; `set()` shows through. Needs the
+   * `apache-arrow` package (an optional peer dependency).
    * @throws `ERR_SHM_LAYOUT` for a 'rows' table (interleaved records are not
    *   Arrow buffers); `ERR_SHM_CLOSED`; `MODULE_NOT_FOUND` without apache-arrow
    * @example
@@ -398,9 +377,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   /** Same as {@link RecordTable.close}. */
   [Symbol.dispose](): void { this.close(); }
 
-  #closedError(): ShmError {
-    return new ShmError('ERR_SHM_CLOSED', `table '${this.#seg.name}' is closed`);
-  }
+  #closedError(): ShmError { return new ShmError('ERR_SHM_CLOSED', `table '${this.#seg.name}' is closed`); }
   #notWritable(): ShmError {
     if (this.#closed) return this.#closedError();
     return new ShmError('ERR_SHM_READONLY', `table '${this.#seg.name}' was attached read-only`);
