@@ -1,12 +1,16 @@
 /**
  * Arrow-native tables end to end: a growable table with every type, nulls
  * and strings from empty to 1 MiB, appended to by 4 processes at once; every
- * reader (get, toArrow) agrees with what the writers meant, row for row.
+ * reader (get, toArrow, and Python's read_arrow and read_table) agrees with
+ * what the writers meant, row for row.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RecordTable, SharedMemory, notify } from '../lib/index';
 import { exited, forkFixture, removeAll, testScope, waitFor } from './helpers';
 import { Wide, wideRow } from './fixtures/arrow-rows';
+import { encodeRow, python, pythonHas } from './python-run';
+
+const hasPyarrow = pythonHas('pyarrow');
 
 const { prefix, fresh } = testScope('arrowtbl');
 afterEach(() => removeAll(prefix));
@@ -24,7 +28,7 @@ function fromArrow(at: ReturnType<RecordTable['toArrow']>, i: number): Record<st
 }
 
 describe('a growable Arrow table appended to by 4 processes at once', () => {
-  it('holds 200,000 rows, each once, with nulls where they were given; get() and toArrow() agree row for row', async () => {
+  it('holds 200,000 rows, each once, with nulls where they were given; get(), toArrow() and Python read_arrow agree row for row', async () => {
     const t = RecordTable.create(Wide, { name: fresh() });
     expect(t.capacity).toBe(Infinity);
     const gateSeg = SharedMemory.create({ name: fresh(), size: 8 });
@@ -62,6 +66,20 @@ describe('a growable Arrow table appended to by 4 processes at once', () => {
     expect(at.getChild('n')!.nullCount).toBe(4 * Math.ceil(50_000 / 3));
     expect(at.getChild('s')!.nullCount).toBe(4 * Math.ceil(50_000 / 4));
     expect(at.getChild('user')!.nullCount).toBe(0);
+    // Python's read_arrow (and read_table) of the same table, row for row, where pyarrow is installed.
+    if (hasPyarrow) {
+      const got = (await python('rows', [t.name]))[t.name];
+      expect(got.rows).toBe(200_000);
+      const differ: unknown[] = [];
+      for (let i = 0; i < t.length && differ.length < 3; i++) {
+        const want = JSON.stringify(encodeRow(Wide, t.get(i) as unknown as Record<string, unknown>));
+        if (JSON.stringify(got.arrow[i]) !== want || JSON.stringify(got.table[i]) !== want) differ.push({ i, node: want, arrow: got.arrow[i], table: got.table[i] });
+      }
+      expect(differ).toEqual([]);
+      expect(got.nulls).toMatchObject({ n: 4 * Math.ceil(50_000 / 3), s: 4 * Math.ceil(50_000 / 4), user: 0 });
+    } else {
+      console.warn('read_arrow part skipped: no pyarrow (set SHMKIT_PYTHON, see .ci/python-venv)');
+    }
     gateSeg.close();
     gateSeg.unlink();
     t.close();
