@@ -7,6 +7,7 @@
 import { RecordTable, defineSchema } from '../../lib/index';
 import { parseHeader } from '../../lib/table/header';
 import { Event, Trade } from '../python-run';
+import { rng } from '../rng';
 
 /** One header to parse: its first bytes and the size of the segment they claim to head. */
 export interface HeaderCase {
@@ -36,17 +37,6 @@ export function nodeParse(image: Uint8Array, size: number): Parsed {
   }
 }
 
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Headers of real tables to mutate: both layouts, growable and fixed, nullable, utf8/binary, wide categories. */
 export function baseImages(prefix: string): { tables: RecordTable<any>[]; images: { image: Uint8Array; size: number; name: string }[] } {
