@@ -369,6 +369,7 @@ describe('describeTable()', () => {
       schema: [{ name: 'a', type: 'float64' }, { name: 'v', type: 'category', categories: ['x', 'y'] }],
       length: 4,
       capacity: 9,
+      maxRows: 9,
       rows: [{ a: 0, v: 'x' }, { a: 1, v: 'y' }],
     });
     t.close();
