@@ -71,9 +71,8 @@ inspectors.set('table', (name) => {
     `first ${d.rows.length} row${d.rows.length === 1 ? '' : 's'}:`,
     columns(['#', ...names.map(printable)], d.rows.map((r, i) => [String(i), ...names.map((n) => (r === null ? '(void)' : cell(r[n])))]), [true, ...numeric]).trimEnd(),
   ];
-  const plain = (v: unknown) => (v instanceof Date || typeof v === 'bigint' ? cell(v) : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v);
-  const json = { table: { layout: d.layout, length: d.length, capacity: d.capacity === Infinity ? null : d.capacity, growable: d.capacity === Infinity, maxRows: d.maxRows, schema: d.schema, rows: d.rows.map((r) => (r === null ? null : Object.fromEntries(names.map((n) => [n, plain(r[n])])))) } };
-  return { json, text };
+  const rows = d.rows.map((r) => r && Object.fromEntries(names.map((n) => [n, r[n] instanceof Date || typeof r[n] === 'bigint' ? cell(r[n]) : r[n] instanceof Uint8Array ? Buffer.from(r[n]).toString('hex') : r[n]])));
+  return { json: { table: { layout: d.layout, length: d.length, capacity: d.capacity === Infinity ? null : d.capacity, growable: d.capacity === Infinity, maxRows: d.maxRows, schema: d.schema, rows } }, text };
 });
 
 class UsageError extends Error {}
