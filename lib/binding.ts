@@ -33,6 +33,8 @@ export interface Binding {
    * collected. False if the buffer was not a live mapping.
    */
   unmap(buffer: ArrayBuffer | Uint8Array): boolean;
+  /** Whether the view lies in a SharedArrayBuffer segment that close() zeroed (in any thread of this process). */
+  isClosed(view: ArrayBufferView): boolean;
   /** What map() returns on this runtime: 'shared' where node_api_create_external_sharedarraybuffer exists. */
   readonly bufferKind: 'shared' | 'external';
   /**

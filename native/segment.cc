@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,11 @@ static CreateExternalSab create_external_sab = nullptr;
 // thread drops the last reference (a worker, a GC thread), not only on the
 // JS thread that mapped it.
 static std::mutex live_mutex;
+
+// Ranges of SharedArrayBuffers that close() zeroed, process-wide (a buffer
+// posted to a worker is the same memory there): start -> length. Entries
+// leave when the buffer is collected. Guarded by live_mutex.
+static std::map<uintptr_t, size_t> closed_ranges;
 
 // One owner struct per mapping. The buffer's finalizer owns the struct and
 // deletes it; both close() (via Unmap below) and the finalizer go through
@@ -76,6 +82,7 @@ struct Mapping {
       std::lock_guard<std::mutex> lock(live_mutex);
       if (!range) return;
       Forget();
+      if (zeroed) closed_ranges.erase(reinterpret_cast<uintptr_t>(addr));
       last = std::move(range);
     }
     last.reset();  // munmaps now, or when the last pending wait lets go
@@ -96,9 +103,17 @@ struct Mapping {
     // (range is held). MAP_FIXED replaces it atomically with zero pages of the
     // same size; a pending wait that pins the range reads zeros from then on.
     void* r = mmap(addr, length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return r == MAP_FAILED ? errno : 0;
+    if (r == MAP_FAILED) return errno;
+    closed_ranges[reinterpret_cast<uintptr_t>(addr)] = length;
+    return 0;
   }
 };
+
+// isClosed(typedArray) -> boolean: whether the view lies in a
+// SharedArrayBuffer segment that close() zeroed (in any thread). Such a view
+// keeps its length, so lib/ cannot tell from byteLength as it does for a
+// detached ArrayBuffer.
+static Napi::Value IsClosed(const Napi::CallbackInfo& info);
 
 static void FinalizeSab(void*, void* hint) {
   auto* mapping = static_cast<Mapping*>(hint);
@@ -389,6 +404,19 @@ static Napi::Value Unmap(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+static Napi::Value IsClosed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* p = nullptr;
+  size_t n = 0;
+  if (info.Length() < 1 || !BytesOf(env, info[0], &p, &n)) return env.Undefined();
+  const auto at = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(live_mutex);
+  auto it = closed_ranges.upper_bound(at);
+  if (p == nullptr || it == closed_ranges.begin()) return Napi::Boolean::New(env, false);
+  --it;
+  return Napi::Boolean::New(env, at < it->first + it->second);
+}
+
 void InitSegment(Napi::Env env, Napi::Object exports) {
   // Once per process: worker threads load the addon too.
   // SAFETY: dlsym of a symbol the node binary exports, cast to the signature
@@ -407,6 +435,7 @@ void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("populate", Napi::Function::New(env, Populate, "populate"));
   exports.Set("map", Napi::Function::New(env, Map, "map"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
+  exports.Set("isClosed", Napi::Function::New(env, IsClosed, "isClosed"));
 }
 
 }  // namespace shmkit

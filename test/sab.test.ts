@@ -47,7 +47,8 @@ const out = { version: process.version, kind: SharedMemory.bufferKind };
   out.after = { len: u8.length, first: u8[0], last: u8[65535], dv: dv.getUint32(100), atomic: Atomics.load(i32, 5) };
   u8.fill(9); Atomics.add(i32, 3, 5); dv.setFloat64(40, 1.5); Atomics.store(i32, 7, 11);
   out.afterWrite = { byte: u8[0], add: Atomics.load(i32, 3), store: Atomics.load(i32, 7) };
-  out.waitClosed = waitSync(i32, 0, 0, 1);
+  try { waitSync(i32, 0, 0); out.waitClosed = 'returned'; } catch (e) { out.waitClosed = e.code; }
+  out.waitAsyncClosed = await waitAsync(i32, 0, 0).then(() => 'resolved', (e) => e.code);
   out.othersSee = [new Uint8Array(a.buffer)[0], new Int32Array(a.buffer)[3]];
   // A mutex and notify/waitSync keep working on the live segment.
   const m = Mutex.create(a, 0);
@@ -128,7 +129,8 @@ describe('SharedArrayBuffer segments under Node 24', () => {
     expect(out.before).toEqual([7, 7]);
     expect(out.after).toEqual({ len: 1 << 16, first: 0, last: 0, dv: 0, atomic: 0 });
     expect(out.afterWrite).toEqual({ byte: 9, add: 0x09090909 + 5, store: 11 }); // private zero pages: writable, but ours alone
-    expect(out.waitClosed).toBe('not-equal');
+    expect(out.waitClosed).toBe('ERR_SHM_CLOSED'); // not a sleep on pages no one else sees
+    expect(out.waitAsyncClosed).toBe('ERR_SHM_CLOSED');
     expect(out.othersSee).toEqual([7, 0x07070707]); // the write after close reached no one
     expect(out.notify).toBe(0);
     expect(out.tryLock).toBe(true);
