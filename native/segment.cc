@@ -34,12 +34,14 @@ static CreateExternalSab create_external_sab = nullptr;
 // Guards every LiveMap: a SharedArrayBuffer's finalizer runs on whichever
 // thread drops the last reference (a worker, a GC thread), not only on the
 // JS thread that mapped it.
-static std::mutex live_mutex;
+// Never destroyed: a buffer's finalizer may run during process exit, after
+// static destructors.
+static std::mutex& live_mutex = *new std::mutex;
 
 // Ranges of SharedArrayBuffers that close() zeroed, process-wide (a buffer
 // posted to a worker is the same memory there): start -> length. Entries
 // leave when the buffer is collected. Guarded by live_mutex.
-static std::map<uintptr_t, size_t> closed_ranges;
+static std::map<uintptr_t, size_t>& closed_ranges = *new std::map<uintptr_t, size_t>;
 
 // One owner struct per mapping. The buffer's finalizer owns the struct and
 // deletes it; both close() (via Unmap below) and the finalizer go through
