@@ -20,15 +20,23 @@ export interface Binding {
   /** posix_fallocate(fd, offset, length): the pages of that range exist (ENOSPC if /dev/shm is full). */
   allocate(fd: number, offset: number, length: number, name: string): void;
   /** madvise(MADV_POPULATE_WRITE) of [offset, offset + length) of a live mapping → 0 or an errno (never a signal). */
-  populate(buffer: ArrayBuffer, offset: number, length: number): number;
+  populate(buffer: ArrayBuffer | Uint8Array, offset: number, length: number): number;
   /**
    * mmap the whole object. readonly: MAP_SHARED + PROT_READ under the guard
    * of native/guard.cc where it exists (x86-64 Linux), else a private
    * copy-on-write view.
    */
-  map(fd: number, size: number, readonly: boolean, name: string): ArrayBuffer;
-  /** Detach, then munmap; false if the buffer was not a live mapping. */
-  unmap(buffer: ArrayBuffer): boolean;
+  map(fd: number, size: number, readonly: boolean, name: string): ArrayBufferLike;
+  /**
+   * ArrayBuffer: detach, then munmap. SharedArrayBuffer (passed as a
+   * Uint8Array over it): replace its pages by private zero pages, munmap when
+   * collected. False if the buffer was not a live mapping.
+   */
+  unmap(buffer: ArrayBuffer | Uint8Array): boolean;
+  /** Whether the view lies in a SharedArrayBuffer segment that close() zeroed (in any thread of this process). */
+  isClosed(view: ArrayBufferView): boolean;
+  /** What map() returns on this runtime: 'shared' where node_api_create_external_sharedarraybuffer exists. */
+  readonly bufferKind: 'shared' | 'external';
   /**
    * FUTEX_WAIT_BITSET, shared (no private flag), on `i32[index]` while it
    * holds `expected`; `ms` < 0 waits forever. Blocks the calling thread.

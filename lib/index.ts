@@ -1,5 +1,5 @@
 export { SharedMemory, MAX_SIZE } from './segment';
-export type { SegmentHandle, CreateOptions, AttachOptions, SegmentInfo } from './segment';
+export type { SegmentHandle, CreateOptions, AttachOptions, SegmentInfo, BufferKind } from './segment';
 export { sweep } from './sweep';
 export type { SweepOptions } from './sweep';
 export { Registry } from './registry';

@@ -1,6 +1,7 @@
 /**
  * SharedMemory: a named POSIX shared memory segment mapped into this process
- * and handed to JavaScript as an ArrayBuffer, with no copy.
+ * and handed to JavaScript as a SharedArrayBuffer (where the runtime can) or
+ * an ArrayBuffer, with no copy.
  */
 import * as fs from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
@@ -20,6 +21,19 @@ const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL } = fs.constants;
  * SharedMemory.create({ size: Math.min(wanted, MAX_SIZE) });
  */
 export const MAX_SIZE: number = Math.min(bufferConstants.MAX_LENGTH, Number.MAX_SAFE_INTEGER);
+
+/**
+ * What `seg.buffer` is on this runtime: `'shared'`, a SharedArrayBuffer
+ * (Node 22.23.3+, 24.16+, 26.1+: no external-memory charge, so attach costs
+ * the same at any size, and it posts to worker threads without a copy), or
+ * `'external'`, an ArrayBuffer (older Node).
+ */
+export type BufferKind = 'shared' | 'external';
+
+/** Views for the native calls: a SharedArrayBuffer's pointer is only reachable through a typed array. */
+function bytes(buffer: ArrayBufferLike): ArrayBuffer | Uint8Array {
+  return buffer instanceof ArrayBuffer ? buffer : new Uint8Array(buffer);
+}
 
 /** Plain JSON that names a segment; send it to another process and `attach` it there. */
 export interface SegmentHandle {
@@ -90,13 +104,13 @@ export class SharedMemory implements Disposable {
   readonly #name: string;
   readonly #size: number;
   readonly #readonly: boolean;
-  #buffer: ArrayBuffer;
+  #buffer: ArrayBufferLike;
   #closed = false;
   /** A descriptor kept for allocate() (sparse segments), else -1. */
   #fd: number;
 
   /** @internal use {@link SharedMemory.create} or {@link SharedMemory.attach}. */
-  constructor(key: typeof token, name: string, size: number, buffer: ArrayBuffer, readonly: boolean, fd = -1) {
+  constructor(key: typeof token, name: string, size: number, buffer: ArrayBufferLike, readonly: boolean, fd = -1) {
     if (key !== token) throw new TypeError('use SharedMemory.create() or SharedMemory.attach()');
     this.#name = name;
     this.#size = size;
@@ -122,7 +136,7 @@ export class SharedMemory implements Disposable {
   allocate(offset: number, length: number): void {
     if (this.#closed) throw new ShmError('ERR_SHM_CLOSED', `segment '${this.#name}' is closed`);
     if (this.#fd < 0) throw new TypeError(`segment '${this.#name}' was not opened to grow`);
-    if (binding.populate(this.#buffer, offset, length) === 0) return;
+    if (binding.populate(bytes(this.#buffer), offset, length) === 0) return;
     binding.allocate(this.#fd, offset, length, this.#name);
   }
 
@@ -147,7 +161,7 @@ export class SharedMemory implements Disposable {
 
     const fd = binding.open(name, O_RDWR | O_CREAT | O_EXCL, mode);
     const keep = options.sparse === true;
-    let buffer: ArrayBuffer;
+    let buffer: ArrayBufferLike;
     try {
       fs.fchmodSync(fd, mode);
       if (keep) fs.ftruncateSync(fd, size);
@@ -203,12 +217,12 @@ export class SharedMemory implements Disposable {
         throw new ShmError('ERR_SHM_SIZE_MISMATCH', `segment '${name}' is ${size} bytes, more than this Node can map (${MAX_SIZE})`);
       }
       // A zero-length object cannot be mmapped; its view is simply empty.
-      const buffer = size === 0 ? new ArrayBuffer(0) : binding.map(fd, size, readonly, name);
+      const buffer: ArrayBufferLike = size === 0 ? new ArrayBuffer(0) : binding.map(fd, size, readonly, name);
       if (options.own === true) {
         try {
           adopt(name, fd);
         } catch (err) {
-          if (size !== 0) binding.unmap(buffer); // swept meanwhile: leave no mapping behind
+          if (size !== 0) binding.unmap(bytes(buffer)); // swept meanwhile: leave no mapping behind
           throw err;
         }
       }
@@ -291,8 +305,22 @@ export class SharedMemory implements Disposable {
   get size(): number {
     return this.#size;
   }
-  /** The mapping, zero-copy. After `close()` it is detached (byteLength 0). */
-  get buffer(): ArrayBuffer {
+  /**
+   * What `buffer` is in this runtime ({@link BufferKind}); the same for every segment.
+   * @example
+   * if (SharedMemory.bufferKind === 'shared') worker.postMessage(seg.buffer); // no copy
+   */
+  static get bufferKind(): BufferKind {
+    return binding.bufferKind;
+  }
+
+  /**
+   * The mapping, zero-copy: a SharedArrayBuffer or an ArrayBuffer, see
+   * {@link SharedMemory.bufferKind}. After `close()` an ArrayBuffer is
+   * detached (byteLength 0); a SharedArrayBuffer keeps its length but reads
+   * zeros and its writes reach no one.
+   */
+  get buffer(): ArrayBufferLike {
     return this.#buffer;
   }
   /** True for a `readonly` attach: writes through `buffer` never reach the segment. */
@@ -313,17 +341,20 @@ export class SharedMemory implements Disposable {
   }
 
   /**
-   * Unmaps this process's view. Every typed array over `buffer` then reads as
-   * length 0; nothing else changes for other processes. Idempotent.
+   * Unmaps this process's view; nothing changes for other processes.
+   * Idempotent. With an ArrayBuffer every typed array over `buffer` then
+   * reads as length 0. A SharedArrayBuffer cannot be detached: its views keep
+   * their length, read zeros, and their writes (in any thread) reach no one;
+   * its address range is released when it is garbage collected.
    * @example
-   * seg.close(); seg.buffer.byteLength === 0;
+   * seg.close(); new Uint8Array(seg.buffer)[0] === undefined || new Uint8Array(seg.buffer)[0] === 0;
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#fd >= 0) binding.close(this.#fd);
     this.#fd = -1;
-    if (this.#buffer.byteLength > 0) binding.unmap(this.#buffer);
+    if (this.#buffer.byteLength > 0) binding.unmap(bytes(this.#buffer));
   }
 
   /**

@@ -16,7 +16,8 @@ struct EnvWaits;
 // removed the moment JavaScript loses the range (close() or the finalizer),
 // so a later mmap that reuses the address never meets a stale entry. Mappings
 // hold it weakly: a finalizer that runs during environment teardown, after
-// this struct is gone, just skips the erase.
+// this struct is gone, just skips the erase. Every access holds segment.cc's
+// live_mutex: a SharedArrayBuffer's finalizer runs on any thread.
 using LiveMap = std::map<void*, Mapping*>;
 
 struct AddonData {

@@ -3,13 +3,16 @@
 // fchmod, close) is done in lib/segment.ts with Node's own fs calls.
 #include "segment.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "addon_data.h"
@@ -19,9 +22,30 @@
 
 namespace shmkit {
 
-// One owner struct per mapping. The ArrayBuffer's finalizer owns the struct
-// and deletes it; both close() (via Unmap below) and the finalizer go through
-// Release(), which lets go of the range at most once.
+// node_api_create_external_sharedarraybuffer (experimental Node-API: Node
+// 22.23.3+, 24.16+, 26.1+; not 20, not 25), looked up at load so that one
+// build runs everywhere. Signature from js_native_api.h of Node 24.21; the
+// finalizer (node_api_noenv_finalize) may run on any thread, at any time.
+using NoEnvFinalize = void (*)(void* data, void* hint);
+using CreateExternalSab = napi_status (*)(napi_env, void* data, size_t byte_length, NoEnvFinalize finalize_cb,
+                                          void* finalize_hint, napi_value* result);
+static CreateExternalSab create_external_sab = nullptr;
+
+// Guards every LiveMap: a SharedArrayBuffer's finalizer runs on whichever
+// thread drops the last reference (a worker, a GC thread), not only on the
+// JS thread that mapped it.
+// Never destroyed: a buffer's finalizer may run during process exit, after
+// static destructors.
+static std::mutex& live_mutex = *new std::mutex;
+
+// Ranges of SharedArrayBuffers that close() zeroed, process-wide (a buffer
+// posted to a worker is the same memory there): start -> length. Entries
+// leave when the buffer is collected. Guarded by live_mutex.
+static std::map<uintptr_t, size_t>& closed_ranges = *new std::map<uintptr_t, size_t>;
+
+// One owner struct per mapping. The buffer's finalizer owns the struct and
+// deletes it; both close() (via Unmap below) and the finalizer go through
+// Release() or Zero(), which let go of the range at most once.
 //
 // The range itself is `range`, whose deleter munmaps. Release() drops the
 // struct's copy; every pending waitAsync on a word inside holds another
@@ -29,25 +53,102 @@ namespace shmkit {
 // detaches the buffer at once but defers munmap until the last wait ends.
 // The shared_ptr's (atomic) use count is that count of pending waits, plus one
 // while JavaScript can still reach the range.
+//
+// A SharedArrayBuffer (`sab`) cannot be detached: close() calls Zero(), which
+// replaces the pages in place by private zero pages (one mmap with
+// MAP_FIXED, so no gap opens that another mapping could take) and leaves the
+// struct's copy of `range` to the finalizer. Old views then read zeros and
+// their writes reach no one; the address range is released when the buffer
+// is collected and no pending wait pins it.
 struct Mapping {
   void* addr;
   size_t length;
   bool shared;  // MAP_SHARED: a futex on it is keyed by (inode, offset), so it reaches other processes
+  bool sab;     // handed to JavaScript as a SharedArrayBuffer
+  bool guarded; // a readonly view registered with the guard
   std::weak_ptr<LiveMap> live;  // expires if the environment is torn down first
   std::shared_ptr<void> range;  // empty once released
+  bool zeroed = false;          // Zero() ran
 
-  void Release() {
-    if (!range) return;
+  // Caller holds live_mutex.
+  void Forget() {
     if (auto map = live.lock()) {
       auto it = map->find(addr);
       if (it != map->end() && it->second == this) map->erase(it);
     }
-    range.reset();  // munmaps now, or when the last pending wait lets go
+  }
+
+  void Release() {
+    std::shared_ptr<void> last;
+    {
+      std::lock_guard<std::mutex> lock(live_mutex);
+      if (!range) return;
+      Forget();
+      if (zeroed) closed_ranges.erase(reinterpret_cast<uintptr_t>(addr));
+      last = std::move(range);
+    }
+    last.reset();  // munmaps now, or when the last pending wait lets go
+  }
+
+  // close() of a SharedArrayBuffer. JS thread; 0, -1 if already done, or
+  // the errno of mmap.
+  int Zero() {
+    std::lock_guard<std::mutex> lock(live_mutex);
+    if (!range || zeroed) return -1;
+    Forget();
+    zeroed = true;
+    // The guard must not swap pages of a range that is about to change under
+    // it; this also waits out a stray write in flight. The range deleter's
+    // second call is a no-op.
+    if (guarded) GuardUnregister(addr, length);
+    // SAFETY: [addr, addr + length) is exactly our mapping, still mapped
+    // (range is held). MAP_FIXED replaces it atomically with zero pages of the
+    // same size; a pending wait that pins the range reads zeros from then on.
+    void* r = mmap(addr, length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED) return errno;
+    closed_ranges[reinterpret_cast<uintptr_t>(addr)] = length;
+    return 0;
   }
 };
 
+// isClosed(typedArray) -> boolean: whether the view lies in a
+// SharedArrayBuffer segment that close() zeroed (in any thread). Such a view
+// keeps its length, so lib/ cannot tell from byteLength as it does for a
+// detached ArrayBuffer.
+static Napi::Value IsClosed(const Napi::CallbackInfo& info);
+
+static void FinalizeSab(void*, void* hint) {
+  auto* mapping = static_cast<Mapping*>(hint);
+  mapping->Release();
+  delete mapping;  // the finalizer is the struct's only owner
+}
+
+// The bytes of a buffer argument: an ArrayBuffer, or a typed array over an
+// ArrayBuffer or a SharedArrayBuffer (N-API version 8 has no other way to
+// read a SharedArrayBuffer's pointer). False, with a TypeError pending, else.
+static bool BytesOf(Napi::Env env, Napi::Value v, uint8_t** base, size_t* size) {
+  if (v.IsArrayBuffer()) {
+    Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
+    *base = static_cast<uint8_t*>(ab.Data());
+    *size = ab.ByteLength();
+    return true;
+  }
+  if (v.IsTypedArray()) {
+    void* data = nullptr;
+    size_t length = 0;
+    napi_typedarray_type type;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok) return false;
+    *base = static_cast<uint8_t*>(data);
+    *size = v.As<Napi::TypedArray>().ByteLength();
+    return true;
+  }
+  Napi::TypeError::New(env, "expected an ArrayBuffer or a typed array").ThrowAsJavaScriptException();
+  return false;
+}
+
 std::shared_ptr<void> PinSharedRange(Napi::Env env, const void* p, size_t len) {
   LiveMap& live = *GetAddonData(env)->live;
+  std::lock_guard<std::mutex> lock(live_mutex);
   auto it = live.upper_bound(const_cast<void*>(p));  // the first mapping that starts after p
   if (it == live.begin()) return nullptr;
   Mapping* m = std::prev(it)->second;
@@ -160,17 +261,18 @@ static Napi::Value Allocate(const Napi::CallbackInfo& info) {
 // returns EFAULT where an access would SIGBUS, e.g. on a full /dev/shm): the
 // caller then falls back to posix_fallocate, which names the error.
 // The range is checked against the buffer's current length, which is 0 once
-// close() detached it, so only a live mapping of ours is ever advised.
+// close() detached an ArrayBuffer (lib/ never populates a closed segment, so
+// the zero pages that replace a closed SharedArrayBuffer are not advised).
 static Napi::Value Populate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t offset, length;
-  if (info.Length() < 1 || !info[0].IsArrayBuffer() || !ArgInt64(info, 1, &offset) || !ArgInt64(info, 2, &length)) {
+  uint8_t* base = nullptr;
+  size_t bytes = 0;
+  if (info.Length() < 3 || !BytesOf(env, info[0], &base, &bytes) || !ArgInt64(info, 1, &offset) || !ArgInt64(info, 2, &length)) {
     if (!env.IsExceptionPending()) Napi::TypeError::New(env, "populate(buffer, offset, length)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
-  auto* base = static_cast<uint8_t*>(ab.Data());
-  const auto size = static_cast<int64_t>(ab.ByteLength());
+  const auto size = static_cast<int64_t>(bytes);
   if (base == nullptr || offset < 0 || length <= 0 || offset > size || length > size - offset) {
     return Napi::Number::New(env, EINVAL);
   }
@@ -236,14 +338,28 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
     if (guarded) GuardUnregister(p, length);
     munmap(p, length);
   });
-  auto* m = new Mapping{addr, length, (flags & MAP_SHARED) != 0, data->live, std::move(range)};
-  (*data->live)[addr] = m;
+  auto* m = new Mapping{addr, length, (flags & MAP_SHARED) != 0, create_external_sab != nullptr, guarded, data->live,
+                       std::move(range)};
+  {
+    std::lock_guard<std::mutex> lock(live_mutex);
+    (*data->live)[addr] = m;
+  }
   // SAFETY: the buffer covers exactly [addr, addr+size), which stays mapped at
   // least until Release(); Release() runs only after the buffer is detached
-  // (unmap) or garbage (finalizer), so no JS view can outlive the range.
+  // (unmap) or garbage (finalizer), so no JS view can outlive the range. A
+  // SharedArrayBuffer is never detached: Zero() swaps its pages for zero
+  // pages in place and only its finalizer (any thread) calls Release().
   // lib/ checks size <= buffer.constants.MAX_LENGTH first, so creation cannot
   // fail on length; should it fail anyway we leak the mapping rather than
   // guess whether Node already ran the finalizer.
+  if (m->sab) {
+    napi_value result;
+    if (create_external_sab(env, addr, length, FinalizeSab, m, &result) != napi_ok) {
+      Napi::Error::New(env, "node_api_create_external_sharedarraybuffer failed").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return Napi::Value(env, result);
+  }
   return Napi::ArrayBuffer::New(
       env, addr, length,
       [](Napi::Env, void*, Mapping* mapping) {
@@ -253,28 +369,66 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
       m);
 }
 
-// unmap(arrayBuffer) -> boolean: detaches the buffer (every view over it now
-// reads as length 0), then unmaps. Returns false if it was not a live mapping
-// (already closed, or not one of ours), which makes close() idempotent.
+// unmap(buffer or a typed array over it) -> boolean. An ArrayBuffer is
+// detached (every view over it now reads as length 0), then unmapped. A
+// SharedArrayBuffer cannot be detached: its pages are replaced by private
+// zero pages (Mapping::Zero), and the address range is released when it is
+// collected. Returns false if it was not a live mapping (already closed, or
+// not one of ours), which makes close() idempotent.
 static Napi::Value Unmap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
-    Napi::TypeError::New(env, "unmap needs an ArrayBuffer").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
-  void* addr = ab.Data();  // nullptr once detached
+  uint8_t* addr = nullptr;  // nullptr once detached
+  size_t bytes = 0;
+  if (info.Length() < 1 || !BytesOf(env, info[0], &addr, &bytes)) return env.Undefined();
   LiveMap& live = *GetAddonData(env)->live;
-  auto it = addr ? live.find(addr) : live.end();
-  if (it == live.end() || ab.ByteLength() != it->second->length) return Napi::Boolean::New(env, false);
-  Mapping* m = it->second;
+  Mapping* m = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(live_mutex);
+    auto it = addr ? live.find(addr) : live.end();
+    if (it == live.end() || bytes != it->second->length) return Napi::Boolean::New(env, false);
+    m = it->second;
+  }
+  // SAFETY: m stays alive until its finalizer runs, which needs the buffer
+  // info[0] holds (or views it) to be garbage: not before we return.
+  if (m->sab) {
+    int e = m->Zero();
+    if (e > 0) {
+      ThrowErrno(env, e, "mmap", "");
+      return env.Undefined();
+    }
+    return Napi::Boolean::New(env, e == 0);
+  }
+  Napi::ArrayBuffer ab =
+      info[0].IsArrayBuffer() ? info[0].As<Napi::ArrayBuffer>() : info[0].As<Napi::TypedArray>().ArrayBuffer();
   ab.Detach();
   if (env.IsExceptionPending()) return env.Undefined();  // not detachable: keep the mapping
   m->Release();  // the struct itself is deleted by the finalizer, which Detach schedules; munmap may wait for pending waits
   return Napi::Boolean::New(env, true);
 }
 
+static Napi::Value IsClosed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* p = nullptr;
+  size_t n = 0;
+  if (info.Length() < 1 || !BytesOf(env, info[0], &p, &n)) return env.Undefined();
+  const auto at = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(live_mutex);
+  auto it = closed_ranges.upper_bound(at);
+  if (p == nullptr || it == closed_ranges.begin()) return Napi::Boolean::New(env, false);
+  --it;
+  return Napi::Boolean::New(env, at < it->first + it->second);
+}
+
 void InitSegment(Napi::Env env, Napi::Object exports) {
+  // Once per process: worker threads load the addon too.
+  // SAFETY: dlsym of a symbol the node binary exports, cast to the signature
+  // it has in js_native_api.h; absent (nullptr) on runtimes without it.
+  static std::once_flag looked_up;
+  std::call_once(looked_up, [] {
+    create_external_sab =
+        reinterpret_cast<CreateExternalSab>(dlsym(RTLD_DEFAULT, "node_api_create_external_sharedarraybuffer"));
+  });
+  exports.Set("bufferKind", Napi::String::New(env, create_external_sab ? "shared" : "external"));
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
@@ -283,6 +437,7 @@ void InitSegment(Napi::Env env, Napi::Object exports) {
   exports.Set("populate", Napi::Function::New(env, Populate, "populate"));
   exports.Set("map", Napi::Function::New(env, Map, "map"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
+  exports.Set("isClosed", Napi::Function::New(env, IsClosed, "isClosed"));
 }
 
 }  // namespace shmkit

@@ -248,7 +248,8 @@ describe('SharedMemory.attach()', () => {
 });
 
 describe('SharedMemory#close()', () => {
-  it('detaches views so reads see length 0, and the process lives', () => {
+  it('detaches views so reads see length 0, and the process lives (an ArrayBuffer)', (ctx) => {
+    if (SharedMemory.bufferKind !== 'external') return ctx.skip();
     const seg = SharedMemory.create({ name: fresh(), size: 1 << 20 });
     const bytes = new Uint8Array(seg.buffer);
     const floats = new Float64Array(seg.buffer, 8, 100);
@@ -269,15 +270,40 @@ describe('SharedMemory#close()', () => {
     seg.unlink();
   });
 
+  it('zeroes views in place so reads see zeros and writes reach no one, and the process lives (a SharedArrayBuffer)', (ctx) => {
+    if (SharedMemory.bufferKind !== 'shared') return ctx.skip();
+    const seg = SharedMemory.create({ name: fresh(), size: 1 << 20 });
+    const other = SharedMemory.attach(seg.name);
+    const bytes = new Uint8Array(seg.buffer);
+    const floats = new Float64Array(seg.buffer, 8, 100);
+    const dv = new DataView(seg.buffer);
+    bytes.fill(1);
+    seg.close();
+    expect(seg.closed).toBe(true);
+    expect(seg.buffer.byteLength).toBe(1 << 20);
+    expect(bytes[0]).toBe(0);
+    expect(floats[3]).toBe(0);
+    expect(dv.getUint32(4096)).toBe(0);
+    bytes.fill(3); // private zero pages: not a crash, not shared
+    expect(bytes[5]).toBe(3);
+    expect(new Uint8Array(other.buffer)[5]).toBe(1);
+    seg.close(); // idempotent
+    expect(SharedMemory.exists(seg.name)).toBe(true); // close is not unlink
+    other.close();
+    seg.unlink();
+  });
+
   it('is what Symbol.dispose does', () => {
     const name = fresh();
     let view: Uint8Array;
     {
       using seg = SharedMemory.create({ name, size: 16 });
       view = new Uint8Array(seg.buffer);
+      view[0] = 1;
       expect(view.length).toBe(16);
     }
-    expect(view.length).toBe(0);
+    if (SharedMemory.bufferKind === 'external') expect(view.length).toBe(0);
+    else expect(view[0]).toBe(0);
     SharedMemory.unlink(name);
   });
 

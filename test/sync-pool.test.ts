@@ -190,7 +190,9 @@ describe('waitAsync() waiter pool', () => {
     done(seg);
   });
 
-  it('keeps a closed segment mapped while waits are pending, settles them, then unmaps it', async () => {
+  it('keeps a closed segment mapped while waits are pending, settles them, then unmaps it', async (ctx) => {
+    // A closed SharedArrayBuffer is zero pages instead (README, Closing under a wait; test/sab.test.ts, test/sync.test.ts).
+    if (SharedMemory.bufferKind !== 'external') return ctx.skip();
     const seg = segment();
     const name = seg.name;
     const i32 = new Int32Array(seg.buffer);

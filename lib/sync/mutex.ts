@@ -161,7 +161,7 @@ export class Mutex {
    */
   lock(options?: LockOptions): Promise<LockResult> {
     const w = this.#word;
-    if (options === undefined && w.length !== 0 && Atomics.compareExchange(w, 0, 0n, this.#me) === 0n) {
+    if (options === undefined && !this.#seg.closed && Atomics.compareExchange(w, 0, 0n, this.#me) === 0n) {
       return ACQUIRED_NOW;
     }
     try {
@@ -280,7 +280,7 @@ export class Mutex {
   }
 
   #checkOpen(): void {
-    if (this.#word.length === 0) {
+    if (this.#word.length === 0 || this.#seg.closed) {
       throw new ShmError('ERR_SHM_CLOSED', `segment '${this.#seg.name}' is closed`);
     }
   }

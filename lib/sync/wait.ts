@@ -19,10 +19,14 @@ export function checkPlatform(): void {
   }
 }
 
-/** Validates (i32, index); a detached view (closed segment) is ERR_SHM_CLOSED. */
+/**
+ * Validates (i32, index); a view of a closed segment is ERR_SHM_CLOSED: a
+ * detached ArrayBuffer, or a SharedArrayBuffer whose pages close() swapped
+ * for zeros (a wait there would sleep on memory no one else sees).
+ */
 function checkWord(i32: unknown, index: unknown): number {
   if (!(i32 instanceof Int32Array)) throw invalidType('i32', 'an Int32Array', i32);
-  if (i32.buffer.byteLength === 0) {
+  if (i32.buffer.byteLength === 0 || (i32.length > 0 && !(i32.buffer instanceof ArrayBuffer) && binding.isClosed(i32))) {
     throw new ShmError('ERR_SHM_CLOSED', 'the Int32Array has no memory behind it: its segment is closed');
   }
   return checkInteger('index', index, 0, i32.length - 1);

@@ -133,7 +133,7 @@ function offsetAt(d: Data, j: number): number {
  * writes them: everything (types, nulls in non-nullable fields, categories)
  * is checked before a row is reserved.
  */
-export function arrowBatch(plan: TableLayout, codec: Codec, buffer: ArrayBuffer, input: ArrowNS.Table | Record<string, Vector>): Batch {
+export function arrowBatch(plan: TableLayout, codec: Codec, buffer: ArrayBufferLike, input: ArrowNS.Table | Record<string, Vector>): Batch {
   const schema = plan.schema;
   const get = (name: string): Vector | null | undefined =>
     typeof (input as ArrowNS.Table).getChild === 'function' ? (input as ArrowNS.Table).getChild(name) : (input as Record<string, Vector>)[name];
@@ -199,7 +199,7 @@ export function arrowBatch(plan: TableLayout, codec: Codec, buffer: ArrayBuffer,
   return { n: rows, heap, write: (s, cursor) => parts.forEach((p) => writePart(plan, codec, buffer, p, s, cursor)) };
 }
 
-function writePart(plan: TableLayout, codec: Codec, buffer: ArrayBuffer, p: Part, s: number, cursor: HeapCursor): void {
+function writePart(plan: TableLayout, codec: Codec, buffer: ArrayBufferLike, p: Part, s: number, cursor: HeapCursor): void {
   const { f, k } = p;
   const U8 = new Uint8Array(buffer);
   const at = plan.offsets[k]!;
@@ -221,7 +221,7 @@ function writePart(plan: TableLayout, codec: Codec, buffer: ArrayBuffer, p: Part
     }
     switch (p.mode) {
       case 'fixed': {
-        const Ctor = storageArray(f) as unknown as new (b: ArrayBuffer, o: number, n: number) => { set(a: ArrayLike<unknown>): void };
+        const Ctor = storageArray(f) as unknown as new (b: ArrayBufferLike, o: number, n: number) => { set(a: ArrayLike<unknown>): void };
         const src = d.values as unknown as { subarray(a: number, b: number): ArrayLike<unknown> };
         new Ctor(buffer, at + row * f.size, len).set(src.subarray(0, len));
         break;

@@ -130,10 +130,10 @@ export function columnsBatch(schema: Schema, codec: Codec, plan: TableLayout, bu
       for (const { f, k, src, bulk } of plans) {
         if (bulk && columnar && f.kind !== 'bool') {
           const Ctor = storageArray(f);
-          const dst = new Ctor(buffer as ArrayBuffer, plan.offsets[k]! + s * f.size, rows) as unknown as { set(a: ArrayLike<unknown>): void };
+          const dst = new Ctor(buffer as ArrayBufferLike, plan.offsets[k]! + s * f.size, rows) as unknown as { set(a: ArrayLike<unknown>): void };
           dst.set(src.length === rows ? src : (src as unknown as Uint8Array).subarray(0, rows));
           // A typed array has no nulls: every row of it is present.
-          if (plan.validity[k]! >= 0) setBits(new Int32Array(buffer as ArrayBuffer, plan.validity[k]!, Math.ceil(plan.capacity / 32)), s, rows);
+          if (plan.validity[k]! >= 0) setBits(new Int32Array(buffer as ArrayBufferLike, plan.validity[k]!, Math.ceil(plan.capacity / 32)), s, rows);
           continue;
         }
         const cv = codec.cv[k]!;

@@ -79,13 +79,13 @@ const DV_SUFFIX: Record<string, string> = {
   int8: 'Int8', uint8: 'Uint8', int16: 'Int16', uint16: 'Uint16', int32: 'Int32', uint32: 'Uint32',
   int64: 'BigInt64', uint64: 'BigUint64', float32: 'Float32', float64: 'Float64', bool: 'Uint8', datetime64: 'BigInt64',
 };
-const ARRAY_OF: Record<string, new (b: ArrayBuffer, o: number, n: number) => ArrayBufferView & ArrayLike<unknown>> = {
+const ARRAY_OF: Record<string, new (b: ArrayBufferLike, o: number, n: number) => ArrayBufferView & ArrayLike<unknown>> = {
   int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array,
   int64: BigInt64Array, uint64: BigUint64Array, float32: Float32Array, float64: Float64Array, bool: Uint8Array,
   datetime64: BigInt64Array,
 };
 /** Typed array class holding a field's stored values (category: its codes). */
-export function storageArray(f: Field): new (b: ArrayBuffer, o: number, n: number) => ArrayBufferView & ArrayLike<unknown> {
+export function storageArray(f: Field): new (b: ArrayBufferLike, o: number, n: number) => ArrayBufferView & ArrayLike<unknown> {
   if (f.kind === 'category') return f.size === 1 ? Uint8Array : f.size === 2 ? Uint16Array : Uint32Array;
   return ARRAY_OF[f.kind]!;
 }
@@ -125,7 +125,7 @@ export function encodeUtf8(x: string, U8: Uint8Array, at: number, n: number): vo
  * Generates the codec of one table once: straight-line code per schema, so
  * the hot paths do no per-field dispatch and allocate only the row object.
  */
-export function buildCodec(plan: TableLayout, buffer: ArrayBuffer, engine: Engine): Codec {
+export function buildCodec(plan: TableLayout, buffer: ArrayBufferLike, engine: Engine): Codec {
   const { schema, layout, capacity, dataOffset, rowSize, offsets, validity, heapOffset } = plan;
   const fields = schema.fields;
   const bits = (at: number) => new Int32Array(buffer, at, Math.ceil(capacity / 32));

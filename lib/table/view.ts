@@ -60,7 +60,7 @@ export function fieldView<T>(plan: TableLayout, k: number, length: number, load:
 }
 
 /** RecordTable.column: the typed array view of field k's values over rows [0, n) ('columns' layout, fixed width). */
-export function columnView(plan: TableLayout, buffer: ArrayBuffer, k: number, n: number): ArrayBufferView {
+export function columnView(plan: TableLayout, buffer: ArrayBufferLike, k: number, n: number): ArrayBufferView {
   const f = plan.schema.fields[k]!;
   const name = JSON.stringify(f.name);
   if (plan.layout !== 'columns') {
@@ -75,7 +75,7 @@ export function columnView(plan: TableLayout, buffer: ArrayBuffer, k: number, n:
 }
 
 /** Clears in `rows` (0/1 per row) the rows where field k is null. */
-export function andValidity(plan: TableLayout, buffer: ArrayBuffer, k: number, rows: Uint8Array): Uint8Array {
+export function andValidity(plan: TableLayout, buffer: ArrayBufferLike, k: number, rows: Uint8Array): Uint8Array {
   const at = plan.validity[k]!;
   if (at < 0) return rows;
   const bits = new Uint8Array(buffer, at, Math.ceil(rows.length / 8));
