@@ -11,6 +11,9 @@ import { checkName, generateName, SHM_DIR } from './names';
 import { adopt, disown, handOff, own, ownerOf, owns } from './ownership';
 import { sweep, type SweepOptions } from './sweep';
 import { TABLE_MAGIC } from './magic';
+import type { AttachOptions, BufferKind, CreateOptions, SegmentHandle, SegmentInfo } from './segment-types';
+
+export type { AttachOptions, BufferKind, CreateOptions, SegmentHandle, SegmentInfo } from './segment-types';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL } = fs.constants;
 
@@ -22,69 +25,9 @@ const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL } = fs.constants;
  */
 export const MAX_SIZE: number = Math.min(bufferConstants.MAX_LENGTH, Number.MAX_SAFE_INTEGER);
 
-/**
- * What `seg.buffer` is on this runtime: `'shared'`, a SharedArrayBuffer
- * (Node 22.23.3+, 24.16+, 26.1+: no external-memory charge, so attach costs
- * the same at any size, and it posts to worker threads without a copy), or
- * `'external'`, an ArrayBuffer (older Node).
- */
-export type BufferKind = 'shared' | 'external';
-
 /** Views for the native calls: a SharedArrayBuffer's pointer is only reachable through a typed array. */
 function bytes(buffer: ArrayBufferLike): ArrayBuffer | Uint8Array {
   return buffer instanceof ArrayBuffer ? buffer : new Uint8Array(buffer);
-}
-
-/** Plain JSON that names a segment; send it to another process and `attach` it there. */
-export interface SegmentHandle {
-  name: string;
-  size: number;
-}
-
-/** Options of {@link SharedMemory.create}. */
-export interface CreateOptions {
-  /** Bytes; a positive safe integer, at most {@link MAX_SIZE}. */
-  size: number;
-  /** Name without a leading '/'; generated (`<prefix>-<16 hex>`) when absent. */
-  name?: string;
-  /** Permission bits, applied with fchmod so the umask cannot change them. Default 0o600. */
-  mode?: number;
-  /** Unlink the segment when this process ends. Default true. */
-  owned?: boolean;
-  /** Prefix of a generated name. Default `'shmkit'`. */
-  prefix?: string;
-  /**
-   * @internal Growable tables: set the size without allocating memory (a
-   * sparse extent) and keep the descriptor for {@link SharedMemory.allocate}.
-   */
-  sparse?: boolean;
-}
-
-/** Options of {@link SharedMemory.attach}. */
-export interface AttachOptions {
-  /**
-   * Map the segment read-only: nothing done through this view ever changes
-   * it for anyone. On x86-64 Linux the view is the shared pages themselves,
-   * so it follows every later write by others, and a write through it is
-   * discarded without crashing (an `Atomics` read-modify-write returns the
-   * value it found); futex waits and notifies work on it. Elsewhere it is a
-   * private copy-on-write view: a page written through it becomes this
-   * process's own copy and stops following the writers. README, "Readonly
-   * attaches", says exactly what happens. Default false.
-   */
-  readonly?: boolean;
-  /** Adopt the segment: this process unlinks it when it ends. Default false. */
-  own?: boolean;
-  /** @internal Keep the descriptor open for {@link SharedMemory.allocate} (growable tables). */
-  keepFd?: boolean;
-}
-
-/** One entry of {@link SharedMemory.list}. */
-export interface SegmentInfo {
-  name: string;
-  size: number;
-  owner?: { pid: number; alive: boolean };
-  kind: 'raw' | 'table';
 }
 
 const token = Symbol('SharedMemory');

@@ -4,8 +4,10 @@
 #include <memory>
 
 namespace shmkit {
-// open, unlink, reserve, map, unmap: see segment.cc.
+// map, unmap, populate, isClosed, bufferKind: see segment.cc.
 void InitSegment(Napi::Env env, Napi::Object exports);
+// open, unlink, close, reserve, allocate: see segment_files.cc (called by InitSegment).
+void InitSegmentFiles(Napi::Env env, Napi::Object exports);
 
 // A pin on the live MAP_SHARED mapping of this environment that holds
 // [p, p + len): the range stays mapped while the pin (or a copy) lives, even
