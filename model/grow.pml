@@ -1,6 +1,6 @@
 /*
  * grow.pml: a Promela model of how a growable table gets its memory, in
- * lib/table/grow.ts (class Growth: ensureRows, #tryRows, heapAlloc,
+ * lib/table/grow.ts (class Growth: ensureRows and its region allocation, heapAlloc,
  * #ensureHeap), and of the places in table.ts / codec.ts / append.ts that
  * rely on it: the heap room taken before the rows are reserved, the reserve
  * loop of RecordTable.#reserve around AppendLog.begin (which reserves only
@@ -69,11 +69,11 @@
  *       FULL; else ensureRows(r + n)           (ENOSPC: thrown) and again
  *   STEP CAS reserved r -> r + n             begin: compareExchange; fails: again
  *   (mark, claim: append.pml)
- *  ensureRows(need):                       grow.ts Growth.ensureRows / #tryRows
+ *  ensureRows(need):                       grow.ts Growth.ensureRows / step()
  *   LOAD rd = ready; need <= rd -> done
- *   per region g: STEP fallocate rows        #tryRows(ready, step): step = min(MAXR,
+ *   per region g: STEP fallocate rows        step(): allocate(ready, ahead), ahead = min(MAXR,
  *     [rd, step) of g; a failure stops         max(need, rd + max(rd >> RSHIFT, ROWSTEP)))
- *   failed: per region again for [rd, need)  #tryRows(ready, n, true); fails: throw ENOSPC
+ *   failed: per region again for [rd, need)  step(): allocate(ready, n); fails: throw ENOSPC
  *   raise ready as heapReady above
  *  writes:                                 codec.ts st<k> / bulk.ts write
  *   STEP the value's heap units              BUF.utf8Write / U8.set at h
@@ -90,7 +90,7 @@
  * ============================================================================
  *  - Units, not bytes.  Row j's bytes in a region lie in [per*j, per*(j+1))
  *    (a bitmap: bit j in byte j/8, read as the Int32 word j/32, which never
- *    crosses a page), inside what #tryRows(from, to) allocates iff from <= j
+ *    crosses a page), inside what ensureRows allocates for (from, to) iff from <= j
  *    < to; fallocate works in whole pages, so the real memory is a superset.
  *    A heap unit is a run of bytes; the slice size is SLICE units.
  *  - The append protocol (mark, claim, commit, recovery) is append.pml's:
@@ -339,7 +339,7 @@ inline fallocHeap(from, to) {
     fi)
 }
 
-/* #tryRows(from, to): each region in turn, stopping at a failure; sets ok */
+/* ensureRows's allocation of rows (from, to): each region in turn, stopping at a failure; sets ok */
 inline tryRows(from, to) {
   reg = 0;
   ok = true;

@@ -7,7 +7,7 @@
 import type * as ArrowNS from 'apache-arrow';
 import { ShmError, invalidValue } from '../errors';
 import type { Batch } from './bulk';
-import { setBits } from './bulk';
+import { orBits, setBits } from './bulk';
 import { storageArray, type Codec, type HeapCursor } from './codec';
 import { SLICE, type TableLayout } from './layout';
 import { defineSchema, type Field, type FieldSpec, type Schema } from './schema';
@@ -82,21 +82,9 @@ function bits32(src: Uint8Array, at: number): number {
   return Math.floor(v / 2 ** sh) | 0;
 }
 
-/**
- * ORs n bits of `src` (from bit `from`) into `dst` words (from bit `to`):
- * whole words with one or, edge words atomically (other writers' rows share them).
- */
+/** ORs n bits of `src` (from bit `from`) into `dst` words (from bit `to`); see orBits. */
 export function copyBits(dst: Int32Array, to: number, src: Uint8Array, from: number, n: number): void {
-  let i = 0;
-  while (i < n) {
-    const at = to + i;
-    const lo = at & 31;
-    const take = Math.min(32 - lo, n - i);
-    const mask = take === 32 ? -1 : ((1 << take) - 1) << lo;
-    const v = (bits32(src, from + i) << lo) & mask;
-    if (v !== 0) Atomics.or(dst, at >> 5, v);
-    i += take;
-  }
+  orBits(dst, to, n, (i) => bits32(src, from + i));
 }
 
 interface Part {

@@ -20,18 +20,26 @@ export interface Batch {
   write(s: number, heap: HeapCursor): void;
 }
 
-/** Sets bits [from, from + n) of a bitmap of Int32 words, atomically (rows of other writers share the edge words). */
-export function setBits(words: Int32Array, from: number, n: number): void {
-  let i = from;
-  const end = from + n;
-  while (i < end) {
-    const w = i >> 5;
-    const lo = i & 31;
-    const hi = Math.min(32, lo + (end - i));
-    const mask = hi - lo === 32 ? -1 : ((1 << (hi - lo)) - 1) << lo;
-    Atomics.or(words, w, mask);
-    i += hi - lo;
+/**
+ * ORs n bits into a bitmap of Int32 words from bit `to`, a word at a time
+ * and atomically (rows of other writers share the edge words); `bits(i)`
+ * gives the 32 source bits starting at bit i of the run.
+ */
+export function orBits(words: Int32Array, to: number, n: number, bits: (i: number) => number): void {
+  for (let i = 0; i < n; ) {
+    const at = to + i;
+    const lo = at & 31;
+    const take = Math.min(32 - lo, n - i);
+    const mask = take === 32 ? -1 : ((1 << take) - 1) << lo;
+    const v = (bits(i) << lo) & mask;
+    if (v !== 0) Atomics.or(words, at >> 5, v);
+    i += take;
   }
+}
+
+/** Sets bits [from, from + n) of a bitmap of Int32 words. */
+export function setBits(words: Int32Array, from: number, n: number): void {
+  orBits(words, from, n, () => -1);
 }
 
 /** Prefixes a value error with the row it is about. */

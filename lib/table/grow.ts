@@ -7,6 +7,8 @@
  * @internal
  */
 
+import { regionBytes } from './layout';
+
 /*
  * A growable table is one sparse extent (layout.ts): every region has its
  * full address range from the start, and memory is given to it ahead of the
@@ -48,8 +50,20 @@ export interface GrowPorts {
   allocate(offset: number, length: number): void;
 }
 
-function bytesFor(per: number, n: number): number {
-  return per === 0 ? Math.ceil(n / 8) : per * n;
+/**
+ * One growth step from `ready` to cover `n` (≤ max): allocates up to n plus
+ * 1/32 of what is ready (at least `min` more), or, if that fails, exactly n;
+ * returns the new mark. Throws what the exact allocation throws.
+ */
+function step(ready: number, n: number, max: number, min: number, allocate: (from: number, to: number) => void): number {
+  const ahead = Math.min(max, Math.max(n, ready + Math.max(Math.floor(ready / 32), min)));
+  try {
+    allocate(ready, ahead);
+    return ahead;
+  } catch {
+    allocate(ready, n);
+    return n;
+  }
 }
 
 /** One process's handle on a table's growth words. */
@@ -108,29 +122,15 @@ export class Growth {
   ensureRows(n: number): void {
     const ready = Atomics.load(this.#h, this.#iReady);
     if (n <= ready) return;
-    const step = Math.min(this.#maxRows, Math.max(n, ready + Math.max(ready >> 5, MIN_ROW_STEP)));
-    let target = step;
-    if (!this.#tryRows(ready, step)) {
-      this.#tryRows(ready, n, true);
-      target = n;
-    }
-    for (let cur = Atomics.load(this.#h, this.#iReady); cur < target; cur = Atomics.load(this.#h, this.#iReady)) {
-      if (Atomics.compareExchange(this.#h, this.#iReady, cur, target) === cur) break;
-    }
-  }
-
-  /** Allocates the row regions for rows [from, to); false if it failed (unless `last`: then it throws). */
-  #tryRows(from: number, to: number, last = false): boolean {
-    try {
+    const target = step(ready, n, this.#maxRows, MIN_ROW_STEP, (from, to) => {
       for (const r of this.#regions) {
-        const a = bytesFor(r.per, from);
-        const b = bytesFor(r.per, to);
+        const a = regionBytes(r, from);
+        const b = regionBytes(r, to);
         if (b > a) this.#ports.allocate(r.at + a, b - a);
       }
-      return true;
-    } catch (err) {
-      if (last || to <= from) throw err;
-      return false;
+    });
+    for (let cur = Atomics.load(this.#h, this.#iReady); cur < target; cur = Atomics.load(this.#h, this.#iReady)) {
+      if (Atomics.compareExchange(this.#h, this.#iReady, cur, target) === cur) break;
     }
   }
 
@@ -160,16 +160,9 @@ export class Growth {
     const h64 = this.#h64;
     const ready = Number(Atomics.load(h64, this.#iHeapReady));
     if (n <= ready) return;
-    const step = Math.min(this.#heapSize, Math.max(n, ready + Math.max(Math.floor(ready / 32), MIN_HEAP_STEP)));
-    let target = step;
-    try {
-      this.#ports.allocate(this.#heapAt + ready, step - ready);
-    } catch {
-      this.#ports.allocate(this.#heapAt + ready, n - ready);
-      target = n;
-    }
-    for (let cur = Atomics.load(h64, this.#iHeapReady); cur < BigInt(target); cur = Atomics.load(h64, this.#iHeapReady)) {
-      if (Atomics.compareExchange(h64, this.#iHeapReady, cur, BigInt(target)) === cur) break;
+    const target = BigInt(step(ready, n, this.#heapSize, MIN_HEAP_STEP, (from, to) => this.#ports.allocate(this.#heapAt + from, to - from)));
+    for (let cur = Atomics.load(h64, this.#iHeapReady); cur < target; cur = Atomics.load(h64, this.#iHeapReady)) {
+      if (Atomics.compareExchange(h64, this.#iHeapReady, cur, target) === cur) break;
     }
   }
 }

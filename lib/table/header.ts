@@ -204,8 +204,7 @@ export function parseHeader(bytes: Uint8Array, segmentSize: number): TableLayout
       }
     });
   }
-  const names = ['row states', ...(layout === 'rows' ? ['records'] : schema.fields.flatMap((f, i) => [...(validity[i]! >= 0 ? [`validity of ${JSON.stringify(f.name)}`] : []), `column ${JSON.stringify(f.name)}`]))];
-  rowRegions(plan).forEach((r, j) => areas.push([r.at, r.at + regionBytes(r, capacity), names[j]!]));
+  for (const r of rowRegions(plan)) areas.push([r.at, r.at + regionBytes(r, capacity), r.what]);
   if (variable !== heapSize > 0) throw bad(variable ? 'utf8/binary fields but no heap' : `a ${heapSize}-byte heap but no utf8/binary field`);
   if (heapSize > 0) {
     if (heapOffset % ALIGN !== 0) throw bad(`heap offset ${heapOffset} is not ${ALIGN}-byte aligned`);

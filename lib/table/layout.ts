@@ -90,12 +90,14 @@ export interface RowRegion {
   at: number;
   /** Bytes per row, or 0 for a bitmap (one bit per row). */
   per: number;
+  /** What it holds, for error messages. */
+  what: string;
 }
 
 export const roundUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 
 /** Bytes a row region needs for n rows. */
-export function regionBytes(r: RowRegion, n: number): number {
+export function regionBytes(r: Pick<RowRegion, 'per'>, n: number): number {
   return r.per === 0 ? Math.ceil(n / 8) : r.per * n;
 }
 
@@ -106,14 +108,14 @@ function perRow(f: Schema['fields'][number]): number {
 
 /** The regions that grow with the row count, in address order. */
 export function rowRegions(plan: TableLayout): RowRegion[] {
-  const out: RowRegion[] = [{ at: plan.stateOffset, per: STATE_BYTES }];
+  const out: RowRegion[] = [{ at: plan.stateOffset, per: STATE_BYTES, what: 'row states' }];
   if (plan.layout === 'rows') {
-    out.push({ at: plan.dataOffset, per: plan.rowSize });
+    out.push({ at: plan.dataOffset, per: plan.rowSize, what: 'records' });
     return out;
   }
   plan.schema.fields.forEach((f, k) => {
-    if (plan.validity[k]! >= 0) out.push({ at: plan.validity[k]!, per: 0 });
-    out.push({ at: plan.offsets[k]!, per: perRow(f) });
+    if (plan.validity[k]! >= 0) out.push({ at: plan.validity[k]!, per: 0, what: `validity of ${JSON.stringify(f.name)}` });
+    out.push({ at: plan.offsets[k]!, per: perRow(f), what: `column ${JSON.stringify(f.name)}` });
   });
   return out;
 }
@@ -152,7 +154,7 @@ export function planLayout(schema: Schema, layout: 'columns' | 'rows', maxRows: 
         o = roundUp(o + Math.ceil(maxRows / 8), ALIGN);
       }
       const at = o;
-      o = roundUp(o + regionBytes({ at, per: perRow(f) }, maxRows), ALIGN);
+      o = roundUp(o + regionBytes({ per: perRow(f) }, maxRows), ALIGN);
       return at;
     });
   }
