@@ -128,7 +128,7 @@ static void FinalizeSab(void*, void* hint) {
 // The bytes of a buffer argument: an ArrayBuffer, or a typed array over an
 // ArrayBuffer or a SharedArrayBuffer (N-API version 8 has no other way to
 // read a SharedArrayBuffer's pointer). False, with a TypeError pending, else.
-static bool BytesOf(Napi::Env env, Napi::Value v, uint8_t** base, size_t* size) {
+bool BytesOf(Napi::Env env, Napi::Value v, uint8_t** base, size_t* size) {
   if (v.IsArrayBuffer()) {
     Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
     *base = static_cast<uint8_t*>(ab.Data());

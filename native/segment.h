@@ -9,6 +9,10 @@ void InitSegment(Napi::Env env, Napi::Object exports);
 // open, unlink, close, reserve, allocate: see segment_files.cc (called by InitSegment).
 void InitSegmentFiles(Napi::Env env, Napi::Object exports);
 
+// The bytes of a buffer argument: an ArrayBuffer, or a typed array over an
+// ArrayBuffer or a SharedArrayBuffer. False, with a TypeError pending, else.
+bool BytesOf(Napi::Env env, Napi::Value v, uint8_t** base, size_t* size);
+
 // A pin on the live MAP_SHARED mapping of this environment that holds
 // [p, p + len): the range stays mapped while the pin (or a copy) lives, even
 // after close() or the buffer's finalizer. Null if no such mapping (an
