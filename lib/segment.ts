@@ -18,12 +18,14 @@ export type { AttachOptions, BufferKind, CreateOptions, SegmentHandle, SegmentIn
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL } = fs.constants;
 
 /**
- * Largest segment this Node can hand to JavaScript as one ArrayBuffer
- * (`buffer.constants.MAX_LENGTH`: 4 GiB on Node 20).
+ * Largest segment this Node can hand to JavaScript as one buffer:
+ * `buffer.constants.MAX_LENGTH` (4 GiB on Node 20; 2^53 − 1 on 64-bit Node
+ * 22 and later), capped at 128 TiB (2^47), the address space a 64-bit Linux
+ * process gets, beyond which no mapping can exist.
  * @example
  * SharedMemory.create({ size: Math.min(wanted, MAX_SIZE) });
  */
-export const MAX_SIZE: number = Math.min(bufferConstants.MAX_LENGTH, Number.MAX_SAFE_INTEGER);
+export const MAX_SIZE: number = Math.min(bufferConstants.MAX_LENGTH, 2 ** 47);
 
 /** Views for the native calls: a SharedArrayBuffer's pointer is only reachable through a typed array. */
 function bytes(buffer: ArrayBufferLike): ArrayBuffer | Uint8Array {

@@ -10,7 +10,7 @@
 // handed to the process-wide pool of waiter threads in waiter_pool.cc, which
 // multiplexes every pending wait of every environment over at most 32
 // threads with futex_waitv, and says there exactly what a notify guarantees.
-// The word must lie inside a live MAP_SHARED mapping of this environment; the
+// The word must lie inside a live MAP_SHARED mapping (made by any thread); the
 // wait pins that mapping, so close() meanwhile detaches the buffer at once
 // but defers munmap until the wait ends.
 #include "futex.h"
@@ -170,9 +170,9 @@ Napi::Value WaitAsync(const Napi::CallbackInfo& info) {
   if (!GetWaitArgs(info, &a)) return env.Undefined();
   // SAFETY: a.word is a live aligned int32 of this view (GetWord); the pin,
   // if any, keeps the range mapped for as long as the pool holds the wait.
-  std::shared_ptr<void> pin = PinSharedRange(env, a.word, sizeof(int32_t));
+  std::shared_ptr<void> pin = PinSharedRange(a.word, sizeof(int32_t));
   if (!pin) {
-    Napi::TypeError::New(env, "waitAsync needs a view of a shared segment mapping made by this thread "
+    Napi::TypeError::New(env, "waitAsync needs a view of a shared segment mapping "
                               "(not an ordinary ArrayBuffer, nor a private readonly copy off x86-64 Linux)")
         .ThrowAsJavaScriptException();
     return env.Undefined();

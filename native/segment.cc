@@ -33,12 +33,22 @@ using CreateExternalSab = napi_status (*)(napi_env, void* data, size_t byte_leng
                                           void* finalize_hint, napi_value* result);
 static CreateExternalSab create_external_sab = nullptr;
 
-// Guards every LiveMap: a SharedArrayBuffer's finalizer runs on whichever
-// thread drops the last reference (a worker, a GC thread), not only on the
-// JS thread that mapped it.
+// Guards live_map and closed_ranges: a SharedArrayBuffer's finalizer runs
+// on whichever thread drops the last reference (a worker, a GC thread), not
+// only on the JS thread that mapped it.
 // Never destroyed: a buffer's finalizer may run during process exit, after
 // static destructors.
 static std::mutex& live_mutex = *new std::mutex;
+
+// Live mappings by start address, process-wide: every thread's environment
+// maps into the same address space, and a SharedArrayBuffer posted to a
+// worker is the same memory there, so a futex wait in any thread finds the
+// mapping that holds its word (upper_bound) and unmap(buffer) finds the owner
+// struct of a buffer JavaScript hands back. An entry is removed the moment
+// JavaScript loses the range (close() or the finalizer), so a later mmap that
+// reuses the address never meets a stale entry. Guarded by live_mutex.
+struct Mapping;
+static std::map<void*, Mapping*>& live_map = *new std::map<void*, Mapping*>;
 
 // Ranges of SharedArrayBuffers that close() zeroed, process-wide (a buffer
 // posted to a worker is the same memory there): start -> length. Entries
@@ -68,16 +78,13 @@ struct Mapping {
   bool shared;  // MAP_SHARED: a futex on it is keyed by (inode, offset), so it reaches other processes
   bool sab;     // handed to JavaScript as a SharedArrayBuffer
   bool guarded; // a readonly view registered with the guard
-  std::weak_ptr<LiveMap> live;  // expires if the environment is torn down first
   std::shared_ptr<void> range;  // empty once released
   bool zeroed = false;          // Zero() ran
 
   // Caller holds live_mutex.
   void Forget() {
-    if (auto map = live.lock()) {
-      auto it = map->find(addr);
-      if (it != map->end() && it->second == this) map->erase(it);
-    }
+    auto it = live_map.find(addr);
+    if (it != live_map.end() && it->second == this) live_map.erase(it);
   }
 
   void Release() {
@@ -148,11 +155,10 @@ bool BytesOf(Napi::Env env, Napi::Value v, uint8_t** base, size_t* size) {
   return false;
 }
 
-std::shared_ptr<void> PinSharedRange(Napi::Env env, const void* p, size_t len) {
-  LiveMap& live = *GetAddonData(env)->live;
+std::shared_ptr<void> PinSharedRange(const void* p, size_t len) {
   std::lock_guard<std::mutex> lock(live_mutex);
-  auto it = live.upper_bound(const_cast<void*>(p));  // the first mapping that starts after p
-  if (it == live.begin()) return nullptr;
+  auto it = live_map.upper_bound(const_cast<void*>(p));  // the first mapping that starts after p
+  if (it == live_map.begin()) return nullptr;
   Mapping* m = std::prev(it)->second;
   uintptr_t start = reinterpret_cast<uintptr_t>(m->addr);
   uintptr_t at = reinterpret_cast<uintptr_t>(p);
@@ -237,7 +243,6 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
       return env.Undefined();
     }
   }
-  AddonData* data = GetAddonData(env);
   // SAFETY: the deleter runs once, when the last holder of the range lets go:
   // addr/length are exactly what mmap returned, the buffer is detached or
   // collected by then (Release) and no pending wait pins it any more.
@@ -247,11 +252,11 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
     if (guarded) GuardUnregister(p, length);
     munmap(p, length);
   });
-  auto* m = new Mapping{addr, length, (flags & MAP_SHARED) != 0, create_external_sab != nullptr, guarded, data->live,
+  auto* m = new Mapping{addr, length, (flags & MAP_SHARED) != 0, create_external_sab != nullptr, guarded,
                        std::move(range)};
   {
     std::lock_guard<std::mutex> lock(live_mutex);
-    (*data->live)[addr] = m;
+    live_map[addr] = m;
   }
   // SAFETY: the buffer covers exactly [addr, addr+size), which stays mapped at
   // least until Release(); Release() runs only after the buffer is detached
@@ -289,12 +294,11 @@ static Napi::Value Unmap(const Napi::CallbackInfo& info) {
   uint8_t* addr = nullptr;  // nullptr once detached
   size_t bytes = 0;
   if (info.Length() < 1 || !BytesOf(env, info[0], &addr, &bytes)) return env.Undefined();
-  LiveMap& live = *GetAddonData(env)->live;
   Mapping* m = nullptr;
   {
     std::lock_guard<std::mutex> lock(live_mutex);
-    auto it = addr ? live.find(addr) : live.end();
-    if (it == live.end() || bytes != it->second->length) return Napi::Boolean::New(env, false);
+    auto it = addr ? live_map.find(addr) : live_map.end();
+    if (it == live_map.end() || bytes != it->second->length) return Napi::Boolean::New(env, false);
     m = it->second;
   }
   // SAFETY: m stays alive until its finalizer runs, which needs the buffer

@@ -13,9 +13,10 @@ void InitSegmentFiles(Napi::Env env, Napi::Object exports);
 // ArrayBuffer or a SharedArrayBuffer. False, with a TypeError pending, else.
 bool BytesOf(Napi::Env env, Napi::Value v, uint8_t** base, size_t* size);
 
-// A pin on the live MAP_SHARED mapping of this environment that holds
-// [p, p + len): the range stays mapped while the pin (or a copy) lives, even
-// after close() or the buffer's finalizer. Null if no such mapping (an
-// ordinary ArrayBuffer, a closed segment, a private mapping). JS thread only.
-std::shared_ptr<void> PinSharedRange(Napi::Env env, const void* p, size_t len);
+// A pin on the live MAP_SHARED mapping that holds [p, p + len), whichever
+// thread mapped it (a SharedArrayBuffer posted to a worker is the same
+// mapping there): the range stays mapped while the pin (or a copy) lives,
+// even after close() or the buffer's finalizer. Null if no such mapping (an
+// ordinary ArrayBuffer, a closed segment, a private mapping). Any thread.
+std::shared_ptr<void> PinSharedRange(const void* p, size_t len);
 }  // namespace shmkit

@@ -123,6 +123,32 @@ describe('SharedMemory.create()', () => {
     expect(SharedMemory.exists(name)).toBe(false);
   });
 
+  it.skipIf(MAX_SIZE < 5 * 2 ** 30)('makes a 5 GiB segment on Node ≥ 22, filled at both ends, that a child reads at both ends', async () => {
+    const size = 5 * 2 ** 30;
+    const seg = SharedMemory.create({ name: fresh(), size });
+    const u8 = new Uint8Array(seg.buffer);
+    expect(u8.length).toBe(size);
+    u8.fill(0xab, 0, 1 << 20);
+    u8.fill(0xcd, size - (1 << 20));
+    u8[2 ** 32 + 7] = 0x42; // past the 4 GiB that 32-bit lengths reach
+    const child = forkFixture('shm-worker');
+    try {
+      await nextMessage(child);
+      child.send({ op: 'attach', name: seg.name });
+      expect(await nextMessage(child)).toEqual({ ok: true, size });
+      for (const [offset, bytes] of [[0, [0xab, 0xab]], [size - 2, [0xcd, 0xcd]], [2 ** 32 + 6, [0, 0x42]]] as const) {
+        child.send({ op: 'read', offset, length: 2 });
+        expect(await nextMessage(child)).toEqual({ ok: true, bytes });
+      }
+      child.send({ op: 'exit' });
+      await exited(child);
+    } finally {
+      child.kill('SIGKILL');
+      seg.close();
+      seg.unlink();
+    }
+  }, 120_000);
+
   it('names the largest size in the message', () => {
     expect(() => SharedMemory.create({ size: MAX_SIZE + 1 })).toThrow(
       `options.size must be a positive safe integer no larger than ${MAX_SIZE}, got ${MAX_SIZE + 1}`,

@@ -88,7 +88,7 @@ export function waitSync(i32: Int32Array, index: number, expected: number, timeo
  *
  * @returns a promise of `'ok' | 'not-equal' | 'timed-out'`; it rejects with
  *   TypeError/RangeError on bad arguments, TypeError for a view that is not of
- *   a shared segment mapping of this thread (an ordinary ArrayBuffer; a
+ *   a shared segment mapping (an ordinary ArrayBuffer; a
  *   readonly attach off x86-64 Linux, which is a private copy),
  *   `ERR_SHM_CLOSED` for a closed segment
  * @example
