@@ -135,7 +135,7 @@ describe(`worker threads (bufferKind '${SharedMemory.bufferKind}')`, () => {
     SharedMemory.unlink(name);
   }, 60_000);
 
-  it('lets a worker and a forked child wake each other with notify/waitSync, and share the mutex', async () => {
+  it('lets a worker and a forked child wake each other with notify/waitSync and waitAsync, and share the mutex', async () => {
     const seg = SharedMemory.create({ name: fresh(), size: 4096 });
     const i32 = new Int32Array(seg.buffer);
     const child = forkFixture('sync-child');
@@ -144,20 +144,23 @@ describe(`worker threads (bufferKind '${SharedMemory.bufferKind}')`, () => {
     child.send({ op: 'attach', name: seg.name });
     await nextMessage(child);
 
-    // The child waits (asynchronously) on word 2 before anything can wake it.
-    child.send({ op: 'waitAsync', index: 2, expected: 0, timeout: 20_000, id: 1 });
-    const worker = inWorker<{ result: string; value: number }>({ op: 'waitFor', ...reach(seg), index: 1, reply: 2, ready: 3 });
-    await waitFor(() => Atomics.load(i32, 3) === 1, 'the worker to reach waitSync', 20_000);
-    await new Promise((r) => setTimeout(r, 100)); // from the flag to the futex call: microseconds
-    child.send({ op: 'notify', index: 1, store: 41, id: 2 }); // child → worker
-    const replies: Record<number, { result?: string }> = {};
-    while (!replies[1] || !replies[2]) {
-      const m = await nextMessage<{ id: number; result?: string }>(child);
-      replies[m.id] = m;
+    for (const async of [false, true]) {
+      i32.fill(0, 0, 4);
+      // The child waits (asynchronously) on word 2 before anything can wake it.
+      child.send({ op: 'waitAsync', index: 2, expected: 0, timeout: 20_000, id: 1 });
+      const worker = inWorker<{ result: string; value: number }>({ op: 'waitFor', ...reach(seg), index: 1, reply: 2, ready: 3, async });
+      await waitFor(() => Atomics.load(i32, 3) === 1, 'the worker to reach its wait', 20_000);
+      await new Promise((r) => setTimeout(r, 100)); // from the flag to the futex call: microseconds
+      child.send({ op: 'notify', index: 1, store: 41, id: 2 }); // child → worker
+      const replies: Record<number, { result?: string }> = {};
+      while (!replies[1] || !replies[2]) {
+        const m = await nextMessage<{ id: number; result?: string }>(child);
+        replies[m.id] = m;
+      }
+      expect(await worker).toEqual({ result: 'ok', value: 41 });
+      expect(replies[1]!.result).toBe('ok'); // worker → child
+      expect(Atomics.load(i32, 2)).toBe(42);
     }
-    expect(await worker).toEqual({ result: 'ok', value: 41 });
-    expect(replies[1]!.result).toBe('ok'); // worker → child
-    expect(Atomics.load(i32, 2)).toBe(42);
 
     // Both increment one counter under the mutex, a plain read-modify-write.
     child.send({ op: 'count', mutexAt: 64, counterAt: 128, iterations: 3000 });
