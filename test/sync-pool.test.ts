@@ -160,8 +160,10 @@ describe('waitAsync() waiter pool', () => {
     const seg = segment(4 * 8192);
     const i32 = new Int32Array(seg.buffer);
     const c = await child(seg);
-    // 5,000 words, one wait each: even words wait for a change, odd ones time out.
-    const waits = Array.from({ length: 5000 }, (_, k) => waitAsync(i32, k, 0, k % 2 ? 300 : undefined));
+    // 5,000 words, one wait each: even words wait for a change, odd ones time
+    // out (late enough that none has by the time all 5,000 are queued, even
+    // on a loaded machine).
+    const waits = Array.from({ length: 5000 }, (_, k) => waitAsync(i32, k, 0, k % 2 ? 2000 : undefined));
     const stats = binding.futexPoolStats();
     expect(stats.threads).toBeLessThanOrEqual(32);
     expect(stats.spilled, JSON.stringify(stats)).toBe(5000 - stats.threads * (stats.waitv ? 127 : 1));

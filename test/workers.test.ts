@@ -193,7 +193,8 @@ describe('closed segments give their address space back', () => {
     expect(r.liveViews).toBe(2000);
     expect(r.peak.shm).toBe(0); // no segment stays mapped after close…
     // …but a SharedArrayBuffer's range stays reserved (zero pages) while views of it live
-    if (SHARED) expect(r.peak.total - r.start.total).toBeGreaterThanOrEqual(2000 * SIZE);
+    // (give or take what V8's own heap gave back meanwhile).
+    if (SHARED) expect(r.peak.total - r.start.total).toBeGreaterThanOrEqual(2000 * SIZE - (64 << 20));
     expect(r.end.shm).toBe(0);
     expect(r.end.total - r.start.total).toBeLessThan(SIZE); // collected: every range is unmapped
   }, 180_000);
