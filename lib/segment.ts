@@ -68,7 +68,9 @@ export class SharedMemory implements Disposable {
 
   /** @internal Closes the descriptor kept for allocate() (a table that never grows needs none). */
   releaseFd(): void {
-    if (this.#fd >= 0) this.#file ? fs.closeSync(this.#fd) : binding.close(this.#fd);
+    // Node's fs opened a file's descriptor: it must close it (a worker thread tracks its own).
+    if (this.#fd >= 0 && this.#file) fs.closeSync(this.#fd);
+    else if (this.#fd >= 0) binding.close(this.#fd);
     this.#fd = -1;
   }
 

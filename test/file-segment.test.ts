@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { RecordTable, SharedMemory, defineSchema } from '../lib/index';
+import { RecordTable, SharedMemory, defineSchema, forkMap } from '../lib/index';
 import { FIXTURES, ROOT, TS_EXEC_ARGV, exited, forkFixture, isRoot, runFixture } from './helpers';
 import { FileRows, fileBatch, idOf, kOf, sOf } from './fixtures/file-table-rows';
 import { PYTHON, python, pythonHas } from './python-run';
@@ -307,6 +307,23 @@ describe('RecordTable in a file', () => {
     expect(() => RecordTable.open(small)).toThrow(expect.objectContaining({ code: 'ERR_SHM_BAD_HEADER' }));
     fs.rmSync(file);
     fs.rmSync(small);
+  });
+
+  it('goes through forkMap as a handle with its path: workers open the files (input read-only) and write the output in place', async () => {
+    const In = defineSchema({ x: 'float64', tag: { category: ['keep', 'drop'] } });
+    const rows = 300;
+    const input = RecordTable.create(In, { path: fresh('tbl'), capacity: rows });
+    input.appendMany({ x: Float64Array.from({ length: rows }, (_, i) => i), tag: Uint8Array.from({ length: rows }, (_, i) => (i % 3 === 0 ? 1 : 0)) });
+    const output = RecordTable.create(defineSchema({ y: 'float64' }), { path: fresh('tbl') });
+    output.appendMany({ y: new Float64Array(rows) });
+    const results = await forkMap<{ kept: number }>(path.join(FIXTURES, 'fork-table.ts'), { input, output, workers: 2, chunk: 100, execArgv: TS_EXEC_ARGV });
+    expect(results.map((r) => r.kept)).toEqual([66, 67, 67]);
+    const y = output.column('y');
+    for (let i = 0; i < rows; i++) expect(y[i]).toBe(i % 3 === 0 ? -1 : 2 * i);
+    for (const t of [input, output]) {
+      t.close();
+      fs.rmSync(t.name);
+    }
   });
 
   it.runIf(pythonHas('numpy'))('is read by Python by path (str or pathlib.Path): read_table, and read_arrow where pyarrow is', async () => {
