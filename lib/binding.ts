@@ -19,6 +19,14 @@ export interface Binding {
   reserve(fd: number, size: number, name: string): void;
   /** posix_fallocate(fd, offset, length): the pages of that range exist (ENOSPC if /dev/shm is full). */
   allocate(fd: number, offset: number, length: number, name: string): void;
+  /**
+   * fallocate(fd, 0, 0, size) of an existing file: its holes get blocks (ENOSPC
+   * if the disk cannot hold them) → true; false where the filesystem has no
+   * fallocate (nothing done; never posix_fallocate's zero-writing fallback).
+   */
+  fill(fd: number, size: number, path: string): boolean;
+  /** msync(MS_SYNC) of the pages under the buffer or view (start rounded down to a page). */
+  flush(buffer: ArrayBuffer | Uint8Array, path: string): void;
   /** madvise(MADV_POPULATE_WRITE) of [offset, offset + length) of a live mapping → 0 or an errno (never a signal). */
   populate(buffer: ArrayBuffer | Uint8Array, offset: number, length: number): number;
   /**

@@ -24,7 +24,8 @@ export type ShmErrorCode =
   | 'ERR_SHM_NOT_OWNER'
   | 'ERR_SHM_WORKER'
   | 'ERR_SHM_IPC'
-  | 'ERR_SHM_IPC_CODEC';
+  | 'ERR_SHM_IPC_CODEC'
+  | 'ERR_SHM_FILE_BACKED';
 
 /**
  * A misuse or a broken invariant that is not a system call failure.

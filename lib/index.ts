@@ -1,5 +1,5 @@
 export { SharedMemory, MAX_SIZE } from './segment';
-export type { SegmentHandle, CreateOptions, AttachOptions, SegmentInfo, BufferKind } from './segment';
+export type { SegmentHandle, CreateOptions, AttachOptions, OpenOptions, SegmentInfo, BufferKind } from './segment';
 export { sweep } from './sweep';
 export type { SweepOptions } from './sweep';
 export { Registry } from './registry';
@@ -7,7 +7,7 @@ export type { RegistryOptions, RegistryEntry } from './registry';
 export { defineSchema, Schema } from './table/schema';
 export type { SchemaSpec, FieldSpec, Field, FieldKind, RowOf, ValueOf, ColumnArray, NumericType, DatetimeUnit, CategorySpec, TypeName, TypedSpec, ValueOfType } from './table/schema';
 export { RecordTable, describeTable } from './table/index';
-export type { TableHandle, TableCreateOptions, TableAttachOptions, ColumnsOf, TableDescription, WaitForLengthOptions, FieldView } from './table/index';
+export type { TableHandle, TableRef, TableCreateOptions, TableAttachOptions, ColumnsOf, TableDescription, WaitForLengthOptions, FieldView } from './table/index';
 export { ShmError, systemError } from './errors';
 export type { ShmErrorCode, SystemError } from './errors';
 export { forkMap, defineWorker, isForkWorker } from './fork';

@@ -10,10 +10,16 @@
  */
 export type BufferKind = 'shared' | 'external';
 
-/** Plain JSON that names a segment; send it to another process and `attach` it there. */
+/**
+ * Plain JSON that names a segment; send it to another process and `attach`
+ * it there. A file-backed segment's handle also carries `path` (its `name`
+ * is that path too), and `attach` opens that file.
+ */
 export interface SegmentHandle {
   name: string;
   size: number;
+  /** The absolute path of a file-backed segment ({@link SharedMemory.open}); absent for /dev/shm segments. */
+  path?: string;
 }
 
 /** Options of {@link SharedMemory.create}. */
@@ -33,6 +39,30 @@ export interface CreateOptions {
    * sparse extent) and keep the descriptor for {@link SharedMemory.allocate}.
    */
   sparse?: boolean;
+}
+
+/** Options of {@link SharedMemory.open} (a file-backed segment). */
+export interface OpenOptions {
+  /**
+   * Bytes; a positive safe integer, at most {@link MAX_SIZE}. Required with
+   * `create`. Without `create` the size is the file's, and a given `size`
+   * must equal it (else `ERR_SHM_SIZE_MISMATCH`).
+   */
+  size?: number;
+  /**
+   * Create the file, exclusively (`O_CREAT|O_EXCL`: an existing file throws
+   * `EEXIST` and is left untouched), with `size` bytes whose blocks are
+   * reserved (`posix_fallocate`) before `open` returns. Default false.
+   */
+  create?: boolean;
+  /** Open `O_RDONLY` and map read-only, as `attach(name, { readonly: true })` does. Not with `create`. Default false. */
+  readonly?: boolean;
+  /** Permission bits of a created file, applied with fchmod so the umask cannot change them. Default 0o600. */
+  mode?: number;
+  /** @internal with `create`: set the size without reserving blocks, and keep the descriptor for allocate() (growable tables). */
+  sparse?: boolean;
+  /** @internal keep the descriptor for allocate() and leave holes as they are (file-backed tables). */
+  keepFd?: boolean;
 }
 
 /** Options of {@link SharedMemory.attach}. */

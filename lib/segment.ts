@@ -8,12 +8,13 @@ import { constants as bufferConstants } from 'node:buffer';
 import { binding } from './binding';
 import { ShmError, checkInteger, invalidType, type SystemError } from './errors';
 import { checkName, generateName, SHM_DIR } from './names';
-import { adopt, disown, handOff, own, ownerOf, owns } from './ownership';
+import { adopt, disown, handOff, own, owns } from './ownership';
 import { sweep, type SweepOptions } from './sweep';
-import { TABLE_MAGIC } from './magic';
-import type { AttachOptions, BufferKind, CreateOptions, SegmentHandle, SegmentInfo } from './segment-types';
+import { describeSegment } from './segment-list';
+import { flushFile, handleOptions, isFileHandle, openFile } from './segment-file';
+import type { AttachOptions, BufferKind, CreateOptions, OpenOptions, SegmentHandle, SegmentInfo } from './segment-types';
 
-export type { AttachOptions, BufferKind, CreateOptions, SegmentHandle, SegmentInfo } from './segment-types';
+export type { AttachOptions, BufferKind, CreateOptions, OpenOptions, SegmentHandle, SegmentInfo } from './segment-types';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL } = fs.constants;
 
@@ -53,20 +54,25 @@ export class SharedMemory implements Disposable {
   #closed = false;
   /** A descriptor kept for allocate() (sparse segments), else -1. */
   #fd: number;
+  /** File-backed ({@link SharedMemory.open}): #name is the absolute path, #fd came from Node's fs. */
+  readonly #file: boolean;
 
-  /** @internal use {@link SharedMemory.create} or {@link SharedMemory.attach}. */
-  constructor(key: typeof token, name: string, size: number, buffer: ArrayBufferLike, readonly: boolean, fd = -1) {
-    if (key !== token) throw new TypeError('use SharedMemory.create() or SharedMemory.attach()');
+  /** @internal use {@link SharedMemory.create}, {@link SharedMemory.attach} or {@link SharedMemory.open}. */
+  constructor(key: typeof token, name: string, size: number, buffer: ArrayBufferLike, readonly: boolean, fd = -1, file = false) {
+    if (key !== token) throw new TypeError('use SharedMemory.create(), attach() or open()');
     this.#name = name;
     this.#size = size;
     this.#buffer = buffer;
     this.#readonly = readonly;
     this.#fd = fd;
+    this.#file = file;
   }
 
   /** @internal Closes the descriptor kept for allocate() (a table that never grows needs none). */
   releaseFd(): void {
-    if (this.#fd >= 0) binding.close(this.#fd);
+    // Node's fs opened a file's descriptor: it must close it (a worker thread tracks its own).
+    if (this.#fd >= 0 && this.#file) fs.closeSync(this.#fd);
+    else if (this.#fd >= 0) binding.close(this.#fd);
     this.#fd = -1;
   }
 
@@ -81,7 +87,8 @@ export class SharedMemory implements Disposable {
   allocate(offset: number, length: number): void {
     if (this.#closed) throw new ShmError('ERR_SHM_CLOSED', `segment '${this.#name}' is closed`);
     if (this.#fd < 0) throw new TypeError(`segment '${this.#name}' was not opened to grow`);
-    if (binding.populate(bytes(this.#buffer), offset, length) === 0) return;
+    // A file's blocks come from fallocate alone (populating would dirty pages of zeros).
+    if (!this.#file && binding.populate(bytes(this.#buffer), offset, length) === 0) return;
     binding.allocate(this.#fd, offset, length, this.#name);
   }
 
@@ -140,6 +147,7 @@ export class SharedMemory implements Disposable {
    * const seg = SharedMemory.attach('app.cache', { readonly: true });
    */
   static attach(nameOrHandle: string | SegmentHandle, options: AttachOptions = {}): SharedMemory {
+    if (isFileHandle(nameOrHandle)) return SharedMemory.open(nameOrHandle.path, handleOptions(nameOrHandle, options));
     const { name, size: expected } = parseHandle(nameOrHandle);
     if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
     const readonly = options.readonly ?? false;
@@ -179,6 +187,30 @@ export class SharedMemory implements Disposable {
     } finally {
       if (!keep) binding.close(fd);
     }
+  }
+
+  /**
+   * Maps a regular file as a segment (what `np.memmap` is to Python): the
+   * same zero-copy buffer, shared with every process that maps the file, and
+   * the same rules — exclusive `create` with its blocks reserved before it
+   * returns, no crash after `close()` — except that shmkit never removes a
+   * file: `owned` is false and `unlink()` throws. The bytes live in the page
+   * cache (a file may be larger than RAM) and survive a crash of any process;
+   * {@link SharedMemory.flush} makes them survive a power loss. `name` is the
+   * absolute path. An existing file opened for writing gets blocks for its
+   * holes first (fallocate), so no write through the view can SIGBUS.
+   * @throws TypeError/RangeError on bad options; fs errors of `open` with
+   *   `code`, `errno`, `syscall` and `path` (`ENOENT`, `EACCES`, `EISDIR`,
+   *   and `EEXIST` with `create`, the file untouched); `ENOSPC` if the disk
+   *   cannot hold `size` (nothing is left behind); `ERR_SHM_SIZE_MISMATCH` if
+   *   `size` is given without `create` and differs from the file's
+   * @example
+   * const f = SharedMemory.open('/data/prices.bin', { size: 1 << 30, create: true });
+   * const ro = SharedMemory.open('/data/prices.bin', { readonly: true }); // any process
+   */
+  static open(path: string | URL, options: OpenOptions = {}): SharedMemory {
+    const f = openFile(path, options, MAX_SIZE);
+    return new SharedMemory(token, f.path, f.size, f.buffer, f.readonly, f.fd, true);
   }
 
   /**
@@ -242,9 +274,13 @@ export class SharedMemory implements Disposable {
     return sweep(options);
   }
 
-  /** Name without a leading '/'; on Linux the file `/dev/shm/<name>`. */
+  /** Name without a leading '/'; on Linux the file `/dev/shm/<name>`. A file-backed segment's absolute path. */
   get name(): string {
     return this.#name;
+  }
+  /** The absolute path of a file-backed segment ({@link SharedMemory.open}), else undefined. */
+  get path(): string | undefined {
+    return this.#file ? this.#name : undefined;
   }
   /** Size in bytes: as requested by `create`, the real size for `attach`. */
   get size(): number {
@@ -272,17 +308,35 @@ export class SharedMemory implements Disposable {
   get readonly(): boolean {
     return this.#readonly;
   }
-  /** True while this process will unlink the segment when it ends. */
+  /** True while this process will unlink the segment when it ends (never for a file). */
   get owned(): boolean {
-    return owns(this.#name);
+    return !this.#file && owns(this.#name);
   }
   /** True after `close()`. */
   get closed(): boolean {
     return this.#closed;
   }
-  /** Plain JSON (`{ name, size }`) that {@link SharedMemory.attach} accepts in any process. */
+  /** Plain JSON (`{ name, size }`, plus `path` for a file) that {@link SharedMemory.attach} accepts in any process. */
   get handle(): SegmentHandle {
-    return { name: this.#name, size: this.#size };
+    return this.#file ? { name: this.#name, size: this.#size, path: this.#name } : { name: this.#name, size: this.#size };
+  }
+
+  /**
+   * Makes what was written through any mapping durable against power loss:
+   * `msync(MS_SYNC)` of the whole mapping, then `fsync` of a file's
+   * directory. Without it a crash of any process loses nothing (the page
+   * cache holds the bytes) but a power loss may. On a /dev/shm segment
+   * (memory, gone at reboot anyway) it costs a system call and changes nothing.
+   * @throws `ERR_SHM_CLOSED`; `EIO` and the like (syscall 'msync') if the
+   *   device failed to write
+   * @example
+   * t.appendMany(rows); t.segment.flush();   // the rows survive a power loss
+   */
+  flush(): void {
+    if (this.#closed) throw new ShmError('ERR_SHM_CLOSED', `segment '${this.#name}' is closed`);
+    if (this.#buffer.byteLength === 0) return;
+    if (this.#file) flushFile(bytes(this.#buffer), this.#name);
+    else binding.flush(bytes(this.#buffer), this.#name);
   }
 
   /**
@@ -297,19 +351,20 @@ export class SharedMemory implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#fd >= 0) binding.close(this.#fd);
-    this.#fd = -1;
+    this.releaseFd();
     if (this.#buffer.byteLength > 0) binding.unmap(bytes(this.#buffer));
   }
 
   /**
    * Removes the segment's name for every process; this process stops owning
    * it. Mappings, this one included, stay valid until closed.
-   * @throws `ENOENT` if the name is already gone
+   * @throws `ENOENT` if the name is already gone; `ERR_SHM_FILE_BACKED` for a
+   *   file-backed segment (shmkit never removes files: `fs.rmSync(seg.path)`)
    * @example
    * seg.unlink(); seg.close();
    */
   unlink(): void {
+    if (this.#file) throw new ShmError('ERR_SHM_FILE_BACKED', `'${this.#name}' is a file: shmkit never removes files (fs.rmSync(seg.path) does)`);
     disown(this.#name);
     binding.unlink(this.#name);
   }
@@ -321,7 +376,7 @@ export class SharedMemory implements Disposable {
    * seg.unregister(); process.send(seg.handle);
    */
   unregister(): void {
-    handOff(this.#name);
+    if (!this.#file) handOff(this.#name);
   }
 
   /** Same as {@link SharedMemory.close}, for `using seg = SharedMemory.create(…)`. */
@@ -337,30 +392,4 @@ function parseHandle(value: unknown): { name: string; size?: number } {
   const name = checkName(h.name, 'handle.name');
   if (h.size === undefined) return { name };
   return { name, size: checkInteger('handle.size', h.size, 0, Number.MAX_SAFE_INTEGER) };
-}
-
-/** Size and kind of one /dev/shm entry; undefined if it vanished meanwhile. */
-function describeSegment(name: string): SegmentInfo | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(`${SHM_DIR}/${name}`, O_RDONLY);
-  } catch (err) {
-    if ((err as SystemError).code === 'ENOENT') return undefined;
-    // Not readable by us: we can still say how large it is.
-    try {
-      return { name, size: fs.statSync(`${SHM_DIR}/${name}`).size, kind: 'raw' };
-    } catch {
-      return undefined;
-    }
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    const head = Buffer.alloc(TABLE_MAGIC.length);
-    const n = size >= head.length ? fs.readSync(fd, head, 0, head.length, 0) : 0;
-    const kind = n === head.length && head.equals(TABLE_MAGIC) ? 'table' : 'raw';
-    const owner = ownerOf(name);
-    return owner === undefined ? { name, size, kind } : { name, size, owner: { pid: owner.pid, alive: owner.alive }, kind };
-  } finally {
-    fs.closeSync(fd);
-  }
 }

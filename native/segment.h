@@ -6,7 +6,7 @@
 namespace shmkit {
 // map, unmap, populate, isClosed, bufferKind: see segment.cc.
 void InitSegment(Napi::Env env, Napi::Object exports);
-// open, unlink, close, reserve, allocate: see segment_files.cc (called by InitSegment).
+// open, unlink, close, reserve, allocate, fill, flush: see segment_files.cc (called by InitSegment).
 void InitSegmentFiles(Napi::Env env, Napi::Object exports);
 
 // The bytes of a buffer argument: an ArrayBuffer, or a typed array over an

@@ -1,6 +1,7 @@
 // The segment calls on names and descriptors: shm_open, shm_unlink, close,
-// and giving an object its pages (posix_fallocate). Mappings are in
-// segment.cc.
+// giving an object its pages (posix_fallocate, fallocate), and msync for
+// file-backed segments (lib/segment-file.ts opens those files with Node's
+// fs). Mappings are in segment.cc.
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -108,12 +109,71 @@ static Napi::Value Allocate(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// fill(fd, size, path) -> boolean: fallocate(fd, 0, 0, size) of an existing
+// file opened for writing, so that its holes get blocks now and a write
+// through the mapping can never SIGBUS on a full disk (ENOSPC here instead).
+// Blocks already there are untouched, and mode 0 never shrinks the file.
+// Unlike posix_fallocate it never falls back to writing a zero byte per block
+// (glibc's fallback reads then writes each block: it could undo a concurrent
+// write by another process), so on a filesystem without fallocate it does
+// nothing and returns false.
+static Napi::Value Fill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, size;
+  std::string path;
+  if (!ArgInt64(info, 0, &fd) || !ArgInt64(info, 1, &size) || !ArgString(info, 2, &path)) return env.Undefined();
+#if defined(__linux__)
+  int rc;
+  do {
+    rc = fallocate(static_cast<int>(fd), 0, 0, static_cast<off_t>(size));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    if (errno == EOPNOTSUPP) return Napi::Boolean::New(env, false);
+    ThrowErrno(env, errno, "fallocate", path);
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, true);
+#else
+  (void)fd, (void)size;
+  return Napi::Boolean::New(env, false);
+#endif
+}
+
+// flush(view, path): msync(MS_SYNC) of the pages under `view` (an
+// ArrayBuffer, or a typed array over a mapping): once it returns, what was
+// written through any mapping of those file pages is on the device. The
+// start is rounded down to a page (msync wants it aligned). An empty view
+// (a closed ArrayBuffer) flushes nothing.
+static Napi::Value Flush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* base = nullptr;
+  size_t size = 0;
+  std::string path;
+  if (!BytesOf(env, info[0], &base, &size) || !ArgString(info, 1, &path)) return env.Undefined();
+  if (size == 0) return env.Undefined();
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t start = reinterpret_cast<uintptr_t>(base) & ~(page - 1);
+  const size_t length = static_cast<size_t>(reinterpret_cast<uintptr_t>(base) + size - start);
+  // SAFETY: msync only reads the page tables of [start, start + length); it
+  // never touches the bytes from this thread, so it cannot fault. A range
+  // that is no longer mapped (a SharedArrayBuffer closed by another thread is
+  // still mapped, to zero pages) fails with ENOMEM, thrown below.
+  int rc;
+  do {
+    rc = msync(reinterpret_cast<void*>(start), length, MS_SYNC);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) ThrowErrno(env, errno, "msync", path);
+  return env.Undefined();
+}
+
 void InitSegmentFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("reserve", Napi::Function::New(env, Reserve, "reserve"));
   exports.Set("allocate", Napi::Function::New(env, Allocate, "allocate"));
+  exports.Set("fill", Napi::Function::New(env, Fill, "fill"));
+  exports.Set("flush", Napi::Function::New(env, Flush, "flush"));
 }
 
 }  // namespace shmkit

@@ -6,13 +6,21 @@
  */
 import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from '../errors';
 import { MAX_SIZE, SharedMemory } from '../segment';
+import { removeCreated } from '../segment-file';
 import { headerBytes, parseHeader, writeHeader } from './header';
 import { MAX_CAPACITY, MAX_VIEW_ROWS, hasHeap, planLayout, rowRegions, regionBytes, sizeToBudget, type TableLayout } from './layout';
 import { Schema, type SchemaSpec } from './schema';
-import type { TableAttachOptions, TableCreateOptions, TableHandle } from './types';
+import type { TableAttachOptions, TableCreateOptions, TableRef } from './types';
+import type { SegmentHandle } from '../segment-types';
 
 /** Default address space of a growable table: all this Node can map, up to 1 TiB (sparse: it costs nothing until used). */
 export const DEFAULT_MAX_BYTES = Math.min(MAX_SIZE, 2 ** 40);
+/**
+ * The same for a file-backed table: up to 64 GiB. The address space is the
+ * file's apparent size, which tools that do not know sparse files (scp, a
+ * plain rsync, some backups) copy in full; 64 GiB holds 2^31 rows of 32 bytes.
+ */
+export const DEFAULT_FILE_MAX_BYTES = Math.min(MAX_SIZE, 2 ** 36);
 
 /**
  * Checks `options`, makes the segment and writes the header.
@@ -36,7 +44,13 @@ export function createTable(schema: Schema, options: TableCreateOptions): { seg:
   const capacity = growable ? undefined : checkInteger('options.capacity', options.capacity, 1, maxRowsCap);
   const maxRows = options.maxRows === undefined ? undefined : checkInteger('options.maxRows', options.maxRows, 1, maxRowsCap);
   if (!growable && maxRows !== undefined) throw invalidValue('options.maxRows', 'is for growable tables (no capacity)');
-  const budget = checkInteger('options.maxBytes', options.maxBytes ?? DEFAULT_MAX_BYTES, 4096, MAX_SIZE);
+  const file = options.path;
+  if (file !== undefined) {
+    for (const k of ['name', 'prefix', 'owned'] as const) {
+      if (options[k] !== undefined) throw invalidValue(`options.${k}`, 'cannot be combined with options.path (a file has its path for a name, and no owner)');
+    }
+  }
+  const budget = checkInteger('options.maxBytes', options.maxBytes ?? (file === undefined ? DEFAULT_MAX_BYTES : DEFAULT_FILE_MAX_BYTES), 4096, MAX_SIZE);
   const headerLength = headerBytes(schema);
 
   let plan: TableLayout;
@@ -56,7 +70,10 @@ export function createTable(schema: Schema, options: TableCreateOptions): { seg:
   // A fixed table without a heap has all its memory at create (ENOSPC now,
   // never later); the others are sparse extents that get memory as they grow.
   const sparse = growable || heap;
-  const seg = SharedMemory.create({ size: plan.end, name: options.name, prefix: options.prefix, mode: options.mode, owned: options.owned, sparse });
+  const seg =
+    file === undefined
+      ? SharedMemory.create({ size: plan.end, name: options.name, prefix: options.prefix, mode: options.mode, owned: options.owned, sparse })
+      : SharedMemory.open(file, { size: plan.end, create: true, mode: options.mode, sparse });
   try {
     if (sparse) {
       seg.allocate(0, plan.headerLength); // the header is written now: its pages must exist first
@@ -64,11 +81,17 @@ export function createTable(schema: Schema, options: TableCreateOptions): { seg:
     }
     writeHeader(new Uint8Array(seg.buffer), plan, growable ? 0 : plan.capacity);
   } catch (err) {
-    seg.unlink();
-    seg.close();
+    discardCreated(seg);
     throw err;
   }
   return { seg, plan };
+}
+
+/** Closes and removes a table that its create (or fromArrow) could not finish: it is nobody else's. */
+export function discardCreated(seg: SharedMemory): void {
+  seg.close();
+  if (seg.path === undefined) seg.unlink();
+  else removeCreated(seg.path);
 }
 
 /**
@@ -76,7 +99,7 @@ export function createTable(schema: Schema, options: TableCreateOptions): { seg:
  * @throws as RecordTable.attach
  */
 export function openTable<S extends SchemaSpec>(
-  nameOrHandle: string | TableHandle | { name: string; size?: number },
+  nameOrHandle: TableRef,
   schemaOrOptions?: Schema<S> | TableAttachOptions<S>,
 ): { seg: SharedMemory; plan: TableLayout; options: TableAttachOptions<S> } {
   const options: TableAttachOptions<S> = schemaOrOptions instanceof Schema ? { schema: schemaOrOptions } : schemaOrOptions ?? {};
@@ -84,7 +107,7 @@ export function openTable<S extends SchemaSpec>(
   if (options.schema !== undefined && !(options.schema instanceof Schema)) {
     throw invalidType('options.schema', 'a Schema from defineSchema()', options.schema);
   }
-  const seg = SharedMemory.attach(nameOrHandle as string, { readonly: options.readonly, own: options.own, keepFd: true });
+  const seg = SharedMemory.attach(nameOrHandle as SegmentHandle, { readonly: options.readonly, own: options.own, keepFd: true });
   try {
     const plan = parseHeader(new Uint8Array(seg.buffer), seg.size);
     if (options.schema && !options.schema.equals(plan.schema)) {

@@ -15,13 +15,13 @@ import { TableStore, WORDS } from './store';
 import { waitForLength } from './wait-length';
 import { andValidity, columnView, fieldView, type FieldView } from './view';
 import { toArrowTable } from './arrow';
-import { createTable, openTable } from './create';
+import { createTable, discardCreated, openTable } from './create';
 import type { Table as ArrowTable, Vector as ArrowVector } from 'apache-arrow';
 import { arrowBatch, isArrowInput, schemaFromArrow } from './arrow-in';
 import { arrowFromIPC, arrowToIPC } from './ipc';
-import type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, WaitForLengthOptions } from './types';
+import type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, TableRef, WaitForLengthOptions } from './types';
 
-export type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, WaitForLengthOptions } from './types';
+export type { ColumnsOf, TableAttachOptions, TableCreateOptions, TableHandle, TableRef, WaitForLengthOptions } from './types';
 
 const token = Symbol('RecordTable');
 
@@ -62,12 +62,13 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * Creates a table in a new segment: with `capacity`, room for that many
    * rows, reserved now; without it, a table that grows as rows are appended
    * (from any process; readers need no re-attach), its memory allocated just
-   * ahead of the appends.
+   * ahead of the appends. With `path`, in a new regular file (README, "File-backed segments").
    * @throws TypeError/RangeError on a bad schema or options; `ERR_SHM_LAYOUT`
    *   for nullable or utf8/binary fields in 'rows' layout; `EEXIST` if the
-   *   name is taken; `ENOSPC` if /dev/shm cannot hold a fixed table
+   *   name (or file) is taken; `ENOSPC` if /dev/shm (the disk) cannot hold a fixed table
    * @example
    * const t = RecordTable.create(Trade, { capacity: 1_000_000, layout: 'rows', name: 'app.trades' });
+   * const onDisk = RecordTable.create(Trade, { path: '/data/trades.shm' });      // RecordTable.open(path) later
    * const log = RecordTable.create(defineSchema({ user: 'utf8', score: { type: 'float64', nullable: true } }));
    */
   static create<S extends SchemaSpec>(schema: Schema<S>, options: TableCreateOptions = {}): RecordTable<S> {
@@ -90,7 +91,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     try {
       if (table.numRows > 0) t.appendMany(table);
     } catch (err) {
-      t.unlink(), t.close();
+      discardCreated(t.#seg);
       throw err;
     }
     return t;
@@ -100,9 +101,8 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * Creates a growable table from Arrow IPC bytes or a file (Feather v2,
    * file or stream), as pyarrow, polars and DuckDB write them; LZ4/ZSTD
    * bodies need the `lz4js`/`fzstd` packages.
-   * @throws `ERR_SHM_IPC` for bytes that are not Arrow IPC; `ERR_SHM_IPC_CODEC`
-   *   for a compressed file without its codec (the message names the fix); as
-   *   {@link RecordTable.fromArrow}
+   * @throws `ERR_SHM_IPC` for bytes that are not Arrow IPC; `ERR_SHM_IPC_CODEC` for a
+   *   compressed file without its codec (the message names the fix); as {@link RecordTable.fromArrow}
    * @example
    * const t = RecordTable.fromIPC('/data/frame.feather', { name: 'app.frame' });
    */
@@ -119,10 +119,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * @example
    * const t = RecordTable.attach('app.trades', Trade);   // or RecordTable.attach(handle)
    */
-  static attach<S extends SchemaSpec = SchemaSpec>(
-    nameOrHandle: string | TableHandle | { name: string; size?: number },
-    schemaOrOptions?: Schema<S> | TableAttachOptions<S>,
-  ): RecordTable<S> {
+  static attach<S extends SchemaSpec = SchemaSpec>(nameOrHandle: TableRef, schemaOrOptions?: Schema<S> | TableAttachOptions<S>): RecordTable<S> {
     const { seg, plan, options } = openTable(nameOrHandle, schemaOrOptions);
     try {
       const t = new RecordTable<S>(token, seg, plan);
@@ -133,6 +130,17 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
       seg.close();
       throw err;
     }
+  }
+
+  /**
+   * Maps a file-backed table (`create(schema, { path })` made it, in any process, before a reboot or on another host).
+   * @throws fs errors of `open` (`ENOENT`, `EACCES`, `EISDIR`); as {@link RecordTable.attach}
+   * @example
+   * const t = RecordTable.open('/data/trades.shm', { readonly: true });
+   */
+  static open<S extends SchemaSpec = SchemaSpec>(path: string, schemaOrOptions?: Schema<S> | TableAttachOptions<S>): RecordTable<S> {
+    if (typeof path !== 'string') throw invalidType('path', 'a string', path);
+    return RecordTable.attach({ path }, schemaOrOptions);
   }
 
   /**
@@ -150,10 +158,10 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   get capacity(): number { return this.#plan.growable ? Infinity : this.#plan.capacity; }
   /** The most rows the segment has address space for (the capacity of a fixed table). */
   get maxRows(): number { return this.#plan.capacity; }
-  /** The segment's name. */
+  /** The segment's name (a file-backed table's absolute path). */
   get name(): string { return this.#seg.name; }
-  /** Plain JSON (`{ name, size, kind: 'table' }`) that {@link RecordTable.attach} accepts in any process. */
-  get handle(): TableHandle { return { name: this.#seg.name, size: this.#seg.size, kind: 'table' }; }
+  /** Plain JSON (`{ name, size, kind: 'table' }`, plus `path` for a file) that {@link RecordTable.attach} accepts in any process. */
+  get handle(): TableHandle { return { ...this.#seg.handle, kind: 'table' }; }
   /** The schema, as read from the header (or the one passed to create/attach). */
   get schema(): Schema<S> { return this.#schema; }
   /** `'columns'` or `'rows'`. */
@@ -166,8 +174,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   get closed(): boolean { return this.#closed; }
 
   /**
-   * Appends one row and returns its index. Safe from many processes at once.
-   * The whole row is validated before anything is written.
+   * Appends one row and returns its index; safe from many processes at once. The row is validated before anything is written.
    * @throws `ERR_SHM_VALUE` (missing field, wrong type, integer out of range,
    *   unknown category), `ERR_SHM_STRING_TOO_LONG`, `ERR_SHM_TABLE_FULL` —
    *   each leaving the table unchanged; `ERR_SHM_READONLY`, `ERR_SHM_CLOSED`
@@ -225,13 +232,10 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   }
 
   /**
-   * Overwrites some fields of row `i` (below `length`). The given fields are
-   * all validated first. Not atomic across fields for concurrent readers.
-   * A published row's nulls never change (Arrow readers, here and in
-   * Python, cache a column's null count): a nullable field can be set from a
-   * value to another value, not to or from null. utf8/binary values are
-   * immutable once appended (a view changes 16 bytes at once, which a
-   * reader could see half-done).
+   * Overwrites some fields of row `i` (below `length`), all validated first;
+   * not atomic across fields for concurrent readers. Nulls never change
+   * (Arrow readers cache null counts) and utf8/binary values are immutable
+   * (a reader could see a 16-byte view half-changed): README, "Nulls".
    * @throws as {@link RecordTable.append}; `ERR_SHM_VALUE` for a utf8/binary
    *   field or a change to or from null; RangeError on a bad index
    * @example
@@ -261,12 +265,10 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   }
 
   /**
-   * A view of one field over rows `[0, length)`, in either layout: for
-   * 'rows' it is numpy's `arr.field` — row j's value at `byteOffset + j *
-   * byteStride` of the segment, the stride being the record size; for
-   * 'columns' the stride is the value size. `get`/`set` read and write in
-   * place, as `get(i)[name]` and `set(i, { [name]: v })` do (void rows'
-   * values are unspecified, as in `column()`).
+   * A view of one field over rows `[0, length)`, in either layout (numpy's
+   * `arr.field` for 'rows'): row j's value at `byteOffset + j * byteStride`
+   * of the segment. `get`/`set` read and write in place, as `get(i)[name]`
+   * and `set(i, { [name]: v })` do (void rows' values are unspecified).
    * @throws TypeError for an unknown name; `ERR_SHM_CLOSED`
    * @example
    * const price = t.view('price');             // a 'rows' table
@@ -312,10 +314,9 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
 
   /**
    * Resolves once `length` is at least `n` (rows appended by any process),
-   * or when `timeout` ms pass: sleeps on the futex of the committed count,
-   * woken by the append that publishes rows. A writable table also looks
-   * every 100 ms (recovering dead writers' rows); a read-only attach, which
-   * cannot ask appenders to wake it (it writes nothing), every 10 ms.
+   * or when `timeout` ms pass: sleeps on the futex of the committed count.
+   * A writable table also looks every 100 ms (recovering dead writers'
+   * rows); a read-only attach, which cannot ask to be woken, every 10 ms.
    * @returns `'ok'` or `'timed-out'`
    * @throws RangeError for a bad `n` or timeout; `ERR_SHM_CLOSED` (also if
    *   the table is closed while waiting)
@@ -370,7 +371,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
     this.#writable = false;
     this.#seg.close();
   }
-  /** Removes the table's name for every process (see {@link SharedMemory.unlink}). */
+  /** Removes the table's name for every process (see {@link SharedMemory.unlink}; a file: `ERR_SHM_FILE_BACKED`). */
   unlink(): void { this.#seg.unlink(); }
   /** Stops owning the table: it outlives this process. */
   unregister(): void { this.#seg.unregister(); }
@@ -379,8 +380,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
 
   #closedError(): ShmError { return new ShmError('ERR_SHM_CLOSED', `table '${this.#seg.name}' is closed`); }
   #notWritable(): ShmError {
-    if (this.#closed) return this.#closedError();
-    return new ShmError('ERR_SHM_READONLY', `table '${this.#seg.name}' was attached read-only`);
+    return this.#closed ? this.#closedError() : new ShmError('ERR_SHM_READONLY', `table '${this.#seg.name}' was attached read-only`);
   }
   #append(batch: Batch): number {
     const s = this.#store.appendBatch(batch);

@@ -8,7 +8,12 @@ export interface TableHandle {
   name: string;
   size: number;
   kind: 'table';
+  /** A file-backed table's absolute path (its `name` too); absent for /dev/shm tables. */
+  path?: string;
 }
+
+/** What {@link RecordTable.attach} maps: a name, a handle, or a file-backed table's `{ path }`. */
+export type TableRef = string | TableHandle | { name: string; size?: number } | { path: string; size?: number };
 
 /** Options of {@link RecordTable.create}. */
 export interface TableCreateOptions {
@@ -23,7 +28,8 @@ export interface TableCreateOptions {
    * Address space of the segment in bytes: a growable table's rows and
    * utf8/binary bytes, or a fixed table's utf8/binary bytes, must fit in it.
    * Sparse: it costs no memory until used. Default: the most this Node maps,
-   * up to 1 TiB (4 GiB on Node 20).
+   * up to 1 TiB (4 GiB on Node 20); for a file (`path`), up to 64 GiB, the
+   * file's apparent size.
    */
   maxBytes?: number;
   /**
@@ -35,9 +41,16 @@ export interface TableCreateOptions {
   layout?: 'columns' | 'rows';
   /** Segment name; generated from `prefix` when absent. */
   name?: string;
+  /**
+   * Put the table in a new regular file at this path instead of /dev/shm
+   * (see SharedMemory.open): created exclusively (`EEXIST` if it exists),
+   * never owned nor removed by shmkit; open it again with RecordTable.open.
+   * Not with `name`, `prefix` or `owned`.
+   */
+  path?: string;
   /** Prefix of a generated name. Default `'shmkit'`. */
   prefix?: string;
-  /** Permission bits. Default 0o600. */
+  /** Permission bits (of the file, with `path`). Default 0o600. */
   mode?: number;
   /** Unlink the table when this process ends. Default true. */
   owned?: boolean;

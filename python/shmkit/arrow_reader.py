@@ -46,8 +46,11 @@ def _pa():
     return pa
 
 
-def read_arrow(name: str, *, validate: bool = False):
+def read_arrow(name, *, validate: bool = False):
     """A pyarrow.Table of table `name`'s rows [0, length) as of the call, with no copy of the data.
+
+    `name` is a segment name, or the path of a file-backed table (a str that
+    starts with '/', or a pathlib.Path): RecordTable.create(schema, { path }).
 
     Types: intN/uintN/floatN as such; bool → bool; datetime64[u] → timestamp(u)
     without a time zone (UTC by convention, as in read_table); utf8 →

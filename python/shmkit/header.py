@@ -114,16 +114,26 @@ class TableInfo:
         raise KeyError(f"{name!r} is not a category field")
 
 
-def _open(name: str, writable: bool) -> mmap.mmap:
-    """The whole segment /dev/shm/NAME, mapped shared (read-only unless writable).
+def _path_of(name) -> str:
+    """Where table NAME lives: /dev/shm/NAME for a segment name, else the
+    file itself for a file-backed table (an os.PathLike, or a str that starts
+    with '/', as Node's RecordTable.create(schema, { path }) makes them)."""
+    if isinstance(name, os.PathLike) or (isinstance(name, str) and name.startswith("/")):
+        return os.fspath(name)
+    if not isinstance(name, str) or "/" in name or name in ("", ".", ".."):
+        raise ValueError(f"bad segment name {name!r}")
+    return f"/dev/shm/{name}"
+
+
+def _open(name, writable: bool) -> mmap.mmap:
+    """The whole segment /dev/shm/NAME (or the file NAME, see _path_of),
+    mapped shared (read-only unless writable).
 
     A growable table's segment is a sparse extent (up to 1 TiB of address
     space): mapping it costs nothing, and its pages past the ready marks are
     never touched here.
     """
-    if "/" in name or name in ("", ".", ".."):
-        raise ValueError(f"bad segment name {name!r}")
-    fd = os.open(f"/dev/shm/{name}", os.O_RDWR if writable else os.O_RDONLY)
+    fd = os.open(_path_of(name), os.O_RDWR if writable else os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
         if size < SCHEMA_AT:
@@ -133,11 +143,12 @@ def _open(name: str, writable: bool) -> mmap.mmap:
         os.close(fd)
 
 
-def _parse(name: str, mm, size: Optional[int] = None) -> TableInfo:
+def _parse(name, mm, size: Optional[int] = None) -> TableInfo:
     """The header of `mm`: the segment's mapping, or its first bytes when `size` gives the segment's size.
 
     Raises BadHeader, never another exception.
     """
+    name = os.fspath(name)  # a file-backed table's path is its name
     try:
         return _parse_unchecked(name, mm, len(mm) if size is None else size)
     except BadHeader:

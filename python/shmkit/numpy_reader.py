@@ -21,7 +21,7 @@ __all__ = ["read_table", "read_schema", "void_mask", "TableInfo", "BadHeader"]
 _VIEW = np.dtype([("len", "<i4"), ("prefix", "V4"), ("buf", "<i4"), ("off", "<i4")])
 
 
-def read_schema(name: str) -> TableInfo:
+def read_schema(name) -> TableInfo:
     """Parses the header of table `name` (validated like Node's attach).
 
     Raises FileNotFoundError if there is no such segment, BadHeader if it is
@@ -30,8 +30,11 @@ def read_schema(name: str) -> TableInfo:
     return _parse(name, _open(name, False))
 
 
-def read_table(name: str, writable: bool = False):
+def read_table(name, writable: bool = False):
     """The columns of table `name`, rows [0, length) as of the call.
+
+    `name` is a segment name, or the path of a file-backed table (a str that
+    starts with '/', or a pathlib.Path): RecordTable.create(schema, { path }).
 
     'columns' layout: a dict {field: numpy.ma.MaskedArray}. What is a view of
     the mapping (no copy): integers, floats, datetime64 (numpy datetime64),
@@ -126,6 +129,6 @@ def _void(t: TableInfo):
     return low != COMMITTED
 
 
-def void_mask(name: str):
+def void_mask(name):
     """Boolean array over rows [0, length), True where a row is void (its writer died mid-append)."""
     return _void(read_schema(name))
