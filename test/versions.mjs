@@ -3,7 +3,7 @@
  * Runs the native-heavy test files (attach, close, workers, tables, sync)
  * under several Node majors with the one addon built here by the machine's
  * Node: the real vitest run, its forked children and worker threads all on
- * that Node. Majors other than this process's come from the `node` npm
+ * that Node (file-backed ones too). Majors other than this process's come from the `node` npm
  * package (`npx -y node@<major>`).
  *
  *   node test/versions.mjs              20, 22, 24 and 26 (npm run test:versions)
@@ -31,6 +31,7 @@ export const NATIVE_TESTS = [
   'test/append.test.ts',
   'test/grow.test.ts',
   'test/table-arrow-api.test.ts',
+  'test/file-segment.test.ts',
 ];
 
 const args = process.argv.slice(2);
