@@ -190,19 +190,19 @@ describe('a reader in another process, attached before the table grew', () => {
     t.unlink();
   });
 
-  // Known bug (reported): a read-only view cannot raise the header's waiters
-  // word (the readonly guard discards the write), so no committer wakes a
-  // read-only reader: it sees new rows only at the end of its 100 ms slice.
-  // Remove `.fails` once table.ts wakes read-only readers too.
+  // A read-only view cannot raise the header's waiters word (the readonly
+  // guard discards the write), so no committer wakes a read-only reader: it
+  // looks every 10 ms instead of sleeping through a 100 ms slice.
   it('waitForLength on a read-only attach never writes the waiters word (it writes nothing) and sees an append within its 10 ms look', async () => {
     const t = RecordTable.create(Stress, { name: fresh() });
     const reader = child('grow-reader', [t.name, 'ro']);
     try {
       await nextMessage(reader);
-      const { ms, waiters } = await wakeLatencies(t, reader, 3);
+      const { ms, waiters } = await wakeLatencies(t, reader, 5);
       console.log(`waitForLength wake (read-only reader): latencies ${ms.map((x) => x.toFixed(2)).join(' ')} ms, waiters word ${waiters}`);
-      expect(waiters).toEqual([0, 0, 0]);
-      expect(Math.min(...ms)).toBeLessThan(20);
+      expect(waiters).toEqual([0, 0, 0, 0, 0]);
+      // A 10 ms look, not a 100 ms slice (the append lands 30 ms into the wait), with room for a busy machine.
+      expect(Math.min(...ms)).toBeLessThan(50);
     } finally {
       reader.send({ exit: true });
       await exited(reader);
