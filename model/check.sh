@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Model-checks the table append/recovery protocol (lib/table/append.ts,
-# model/append.pml) and the growth of a growable table's memory
-# (lib/table/grow.ts, model/grow.pml) with spin: each model in its correct
+# model/append.pml), the growth of a growable table's memory
+# (lib/table/grow.ts, model/grow.pml) and a channel's message ring
+# (lib/channel/ring.ts, model/channel.pml) with spin: each model in its correct
 # form must show no error in every configuration below, and each
 # deliberately broken variant must show one.
 # Builds in a temporary directory (nothing is written to the repository).
 #
 #   bash model/check.sh               all runs, JOBS=2 at a time
-#   MODELS=grow bash model/check.sh   only grow.pml's runs (append: only append.pml's)
+#   MODELS=grow bash model/check.sh   only grow.pml's runs (append, channel: theirs)
 #   JOBS=1 bash model/check.sh        one at a time
 #   KEEP=1 bash model/check.sh        keep the build directory (trails of the
 #                                     broken variants: spin -t -p <model>.pml there)
@@ -86,6 +87,23 @@ runs+=(
   "grow-broken-store|fail|safety|20|$G_MIX -DREADS=0 -DUSE_ONLY -DBROKEN_HEAP_STORE|grow: heapReady raised by load-then-store, not compareExchange|grow"
 )
 
+# channel.pml: the message ring of a channel (lib/channel/ring.ts). Writers
+# send NM messages (some of 2 slots), a writer and a reader may die at any
+# step; every wait is a blocking guard, so a stuck process is an invalid end
+# state. About 25 s of CPU in all.
+C_TWO="-DN=2 -DNW=2 -DNR=2 -DNM=1 -DMAXDEADW=1 -DMAXDEADR=1"
+C_ONE="-DN=2 -DNW=2 -DNR=1 -DNM=2 -DMAXDEADW=1 -DMAXDEADR=0"
+C_THREE="-DN=2 -DNW=3 -DNR=1 -DNM=1 -DMAXDEADW=2 -DMAXDEADR=0"
+runs+=(
+  "chan-two|pass|safety|23|$C_TWO|channel: ring of 2 slots, 2 writers x 1 message (1 and 2 slots), 2 readers; 1 of each may die|channel"
+  "chan-one|pass|safety|22|$C_ONE|channel: ring of 2 slots, 2 writers x 2 messages, 1 reader; a writer may die|channel"
+  "chan-n3|pass|safety|22|${C_ONE/-DN=2/-DN=3}|channel: as chan-one with a ring of 3 slots (messages wrap)|channel"
+  "chan-three|pass|safety|23|$C_THREE|channel: 3 writers x 1 message, 2 of them may die, 1 reader|channel"
+  "chan-broken-take|fail|safety|20|$C_TWO -DBROKEN_TAKE_FIRST|channel: the reader takes (head) before it copies|channel"
+  "chan-broken-release|fail|safety|20|$C_ONE -DBROKEN_RELEASE|channel: the writer lets go of its claim before it publishes|channel"
+  "chan-broken-room|fail|safety|20|$C_TWO -DBROKEN_ROOM|channel: the room test allows one slot too many|channel"
+)
+
 run_one() { # name expect search hash defs model
   local name=$1 expect=$2 search=$3 hash=$4 defs=$5 model=$6 d=$tmp/$1
   mkdir -p "$d" && cp "$here/$model.pml" "$d/$model.pml" && cd "$d" || return
@@ -133,7 +151,7 @@ for r in "${runs[@]}"; do
 done
 runs=("${selected[@]}")
 if [ "${#runs[@]}" = 0 ]; then
-  echo "check.sh: no runs for MODELS='$models' (known: append grow)" >&2
+  echo "check.sh: no runs for MODELS='$models' (known: append grow channel)" >&2
   exit 1
 fi
 

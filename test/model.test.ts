@@ -1,7 +1,7 @@
 /**
  * Runs the spin model checks (model/check.sh): of the append protocol
- * (model/append.pml) and of the growth of a growable table's memory
- * (model/grow.pml). Each correct model must pass every configuration and
+ * (model/append.pml), of the growth of a growable table's memory
+ * (model/grow.pml) and of a channel's message ring (model/channel.pml). Each correct model must pass every configuration and
  * each deliberately broken variant must be caught. Needs spin (`.ci/run`
  * installs it from Debian's packages); without it the tests are skipped with
  * the reason.
@@ -60,5 +60,22 @@ describe('model/check.sh', () => {
       expect(violation(name), name).toMatch(why);
     }
     expect(out).toContain('check.sh: all runs as expected');
+  }, 300_000);
+  it.skipIf(!hasSpin)("finds no violation in a channel's message ring (dead writers and readers at any step) and catches each broken variant", () => {
+    const { status, out, row, violation } = check('channel');
+    expect(status, out).toBe(0);
+    for (const name of ['chan-two', 'chan-one', 'chan-n3', 'chan-three']) {
+      expect(row(name)?.slice(1), name).toEqual(['pass', '0', 'ok']);
+    }
+    const caughtBy: Record<string, RegExp> = {
+      'chan-broken-take': /assertion violated \(\(whole/, // a torn copy taken
+      'chan-broken-release': /published\[x\]==0\)\|\|\(taken\[x\]==1/, // a live message voided: lost
+      'chan-broken-room': /assertion violated \(\(whole/,
+    };
+    for (const [name, why] of Object.entries(caughtBy)) {
+      const r = row(name);
+      expect(r?.[1], name).toBe('fail');
+      expect(violation(name), name).toMatch(why);
+    }
   }, 300_000);
 });
