@@ -25,7 +25,10 @@ export type ShmErrorCode =
   | 'ERR_SHM_WORKER'
   | 'ERR_SHM_IPC'
   | 'ERR_SHM_IPC_CODEC'
-  | 'ERR_SHM_FILE_BACKED';
+  | 'ERR_SHM_FILE_BACKED'
+  | 'ERR_SHM_CHANNEL_FULL'
+  | 'ERR_SHM_CHANNEL_CLOSED'
+  | 'ERR_SHM_MESSAGE_TOO_LARGE';
 
 /**
  * A misuse or a broken invariant that is not a system call failure.

@@ -14,3 +14,5 @@ export { forkMap, defineWorker, isForkWorker } from './fork';
 export type { ForkMapOptions, WorkerTask, ChunkResult, Shared, Shareable } from './fork';
 export { Mutex, waitAsync, waitSync, notify } from './sync';
 export type { LockOptions, LockResult, WaitResult } from './sync';
+export { Channel } from './channel/index';
+export type { ChannelOptions, ChannelWaitOptions } from './channel/index';

@@ -4,3 +4,6 @@
  * @internal
  */
 export const TABLE_MAGIC: Buffer = Buffer.from('SHMKTBL\0', 'latin1');
+
+/** The first bytes of a channel's segment (lib/channel/layout.ts). @internal */
+export const CHANNEL_MAGIC: Buffer = Buffer.from('SHMKCHN\0', 'latin1');

@@ -1,11 +1,11 @@
 /**
  * What SharedMemory.list says of one /dev/shm entry: its size, kind (a
- * table's magic at offset 0, or raw) and owner.
+ * table's or a channel's magic at offset 0, or raw) and owner.
  * @internal
  */
 import * as fs from 'node:fs';
 import type { SystemError } from './errors';
-import { TABLE_MAGIC } from './magic';
+import { CHANNEL_MAGIC, TABLE_MAGIC } from './magic';
 import { SHM_DIR } from './names';
 import { ownerOf } from './ownership';
 import type { SegmentInfo } from './segment-types';
@@ -30,7 +30,7 @@ export function describeSegment(name: string): SegmentInfo | undefined {
     const size = fs.fstatSync(fd).size;
     const head = Buffer.alloc(TABLE_MAGIC.length);
     const n = size >= head.length ? fs.readSync(fd, head, 0, head.length, 0) : 0;
-    const kind = n === head.length && head.equals(TABLE_MAGIC) ? 'table' : 'raw';
+    const kind = n < head.length ? 'raw' : head.equals(TABLE_MAGIC) ? 'table' : head.equals(CHANNEL_MAGIC) ? 'channel' : 'raw';
     const owner = ownerOf(name);
     return owner === undefined ? { name, size, kind } : { name, size, owner: { pid: owner.pid, alive: owner.alive }, kind };
   } finally {

@@ -89,5 +89,5 @@ export interface SegmentInfo {
   name: string;
   size: number;
   owner?: { pid: number; alive: boolean };
-  kind: 'raw' | 'table';
+  kind: 'raw' | 'table' | 'channel';
 }

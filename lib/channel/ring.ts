@@ -67,23 +67,27 @@ export function claimWord(id: bigint): bigint {
   return BigInt.asIntN(64, id | BigInt(CLAIM_BIT));
 }
 
-/** Where the ring's Int32 counters are in its control array. */
+/**
+ * Where the ring's Int32 counters are in its control array: tail, head and
+ * the rest each on a 64-byte line of their own, so that writers and readers
+ * do not pass one cache line back and forth.
+ */
 export const CTL = {
   tail: 0,
-  head: 1,
+  head: 16,
   /** 1 once closed: no more sends. */
-  closed: 2,
+  closed: 32,
   /** Bumped by a writer that publishes while readers sleep (their futex word). */
-  dataSeq: 3,
+  dataSeq: 33,
   /** Bumped by a reader that frees room while writers sleep. */
-  roomSeq: 4,
+  roomSeq: 34,
   /** Readers asleep on dataSeq (a writer only bumps and wakes while this is not 0). */
-  readers: 5,
+  readers: 35,
   /** Writers asleep on roomSeq. */
-  writers: 6,
+  writers: 36,
 } as const;
-/** Int32 words of the control array. */
-export const CTL_WORDS = 8;
+/** Int32 words of the control array (192 bytes). */
+export const CTL_WORDS = 48;
 
 /** What the protocol needs from outside. */
 export interface RingPorts {

@@ -1,0 +1,1 @@
+export { Channel, type ChannelOptions, type ChannelWaitOptions } from './channel';
