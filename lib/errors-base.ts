@@ -25,7 +25,9 @@ export type ShmErrorCode =
   | 'ERR_SHM_WORKER'
   | 'ERR_SHM_IPC'
   | 'ERR_SHM_IPC_CODEC'
-  | 'ERR_SHM_FILE_BACKED';
+  | 'ERR_SHM_FILE_BACKED'
+  | 'ERR_SHM_BARRIER_BROKEN'
+  | 'ERR_SHM_BARRIER_FULL';
 
 /**
  * A misuse or a broken invariant that is not a system call failure.

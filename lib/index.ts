@@ -13,4 +13,6 @@ export type { ShmErrorCode, SystemError } from './errors';
 export { forkMap, defineWorker, isForkWorker } from './fork';
 export type { ForkMapOptions, WorkerTask, ChunkResult, Shared, Shareable } from './fork';
 export { Mutex, waitAsync, waitSync, notify } from './sync';
+export { Semaphore, Barrier } from './sync';
+export type { AcquireOptions, BarrierWaitOptions, BarrierResult } from './sync';
 export type { LockOptions, LockResult, WaitResult } from './sync';
