@@ -28,7 +28,9 @@ export type ShmErrorCode =
   | 'ERR_SHM_FILE_BACKED'
   | 'ERR_SHM_CHANNEL_FULL'
   | 'ERR_SHM_CHANNEL_CLOSED'
-  | 'ERR_SHM_MESSAGE_TOO_LARGE';
+  | 'ERR_SHM_MESSAGE_TOO_LARGE'
+  | 'ERR_SHM_BARRIER_BROKEN'
+  | 'ERR_SHM_BARRIER_FULL';
 
 /**
  * A misuse or a broken invariant that is not a system call failure.

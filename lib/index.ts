@@ -13,6 +13,8 @@ export type { ShmErrorCode, SystemError } from './errors';
 export { forkMap, defineWorker, isForkWorker } from './fork';
 export type { ForkMapOptions, WorkerTask, ChunkResult, Shared, Shareable } from './fork';
 export { Mutex, waitAsync, waitSync, notify } from './sync';
+export { Semaphore, Barrier } from './sync';
+export type { AcquireOptions, BarrierWaitOptions, BarrierResult } from './sync';
 export type { LockOptions, LockResult, WaitResult } from './sync';
 export { Channel } from './channel/index';
 export type { ChannelOptions, ChannelWaitOptions } from './channel/index';

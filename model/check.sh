@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Model-checks the table append/recovery protocol (lib/table/append.ts,
 # model/append.pml), the growth of a growable table's memory
-# (lib/table/grow.ts, model/grow.pml) and a channel's message ring
-# (lib/channel/ring.ts, model/channel.pml) with spin: each model in its correct
+# (lib/table/grow.ts, model/grow.pml), a channel's message ring
+# (lib/channel/ring.ts, model/channel.pml), and the semaphore and barrier
+# protocols (lib/sync/semaphore-state.ts, barrier-state.ts;
+# model/semaphore.pml, barrier.pml) with spin: each model in its correct
 # form must show no error in every configuration below, and each
 # deliberately broken variant must show one.
 # Builds in a temporary directory (nothing is written to the repository).
 #
 #   bash model/check.sh               all runs, JOBS=2 at a time
-#   MODELS=grow bash model/check.sh   only grow.pml's runs (append, channel: theirs)
+#   MODELS=grow bash model/check.sh   only grow.pml's runs (append, channel,
+#                                     semaphore, barrier: only that model's)
 #   JOBS=1 bash model/check.sh        one at a time
 #   KEEP=1 bash model/check.sh        keep the build directory (trails of the
 #                                     broken variants: spin -t -p <model>.pml there)
@@ -18,7 +21,7 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-models=${MODELS:-append grow}
+models=${MODELS:-append grow semaphore barrier}
 jobs=${JOBS:-2}
 memlim=${MEMLIM_MB:-8000}   # per pan run; pan stops (and the run fails) beyond it
 
@@ -104,6 +107,19 @@ runs+=(
   "chan-broken-room|fail|safety|20|$C_TWO -DBROKEN_ROOM|channel: the room test allows one slot too many|channel"
 )
 
+# semaphore.pml: 3 processes x 2 acquires of 2 permits, 1 may die anywhere
+# (also in the state lock); barrier.pml: 3 parties x 2 rounds, members may
+# die anywhere.  A few seconds each.
+runs+=(
+  "sem|pass|safety|24||semaphore: 3 processes x 2 acquires, 2 permits, 1 may die|semaphore"
+  "sem-broken-norepair|fail|safety|20|-DBROKEN_NO_REPAIR|semaphore: a dead holder's state lock taken over without recomputing count|semaphore"
+  "sem-broken-seqlate|fail|safety|20|-DBROKEN_SEQ_LATE|semaphore: a waiter reads seq after its failed take|semaphore"
+  "bar|pass|safety|22||barrier: 3 parties x 2 rounds, 1 may die|barrier"
+  "bar-timeout|pass|safety|22|-DR=3 -DMAXDEAD=2 -DTIMEOUT|barrier: 3 parties x 3 rounds, 2 may die, a wait may time out|barrier"
+  "bar-broken-wake|fail|safety|20|-DBROKEN_WAKE_PASSES|barrier: a waiter passes on any wake|barrier"
+  "bar-broken-norepair|fail|safety|20|-DBROKEN_NO_REPAIR|barrier: a dead holder's lock taken over without ending a complete round|barrier"
+)
+
 run_one() { # name expect search hash defs model
   local name=$1 expect=$2 search=$3 hash=$4 defs=$5 model=$6 d=$tmp/$1
   mkdir -p "$d" && cp "$here/$model.pml" "$d/$model.pml" && cd "$d" || return
@@ -151,7 +167,7 @@ for r in "${runs[@]}"; do
 done
 runs=("${selected[@]}")
 if [ "${#runs[@]}" = 0 ]; then
-  echo "check.sh: no runs for MODELS='$models' (known: append grow channel)" >&2
+  echo "check.sh: no runs for MODELS='$models' (known: append grow channel semaphore barrier)" >&2
   exit 1
 fi
 

@@ -1,7 +1,9 @@
 /**
  * Runs the spin model checks (model/check.sh): of the append protocol
  * (model/append.pml), of the growth of a growable table's memory
- * (model/grow.pml) and of a channel's message ring (model/channel.pml). Each correct model must pass every configuration and
+ * (model/grow.pml), of a channel's message ring (model/channel.pml), and
+ * of the semaphore and barrier protocols (model/semaphore.pml,
+ * model/barrier.pml). Each correct model must pass every configuration and
  * each deliberately broken variant must be caught. Needs spin (`.ci/run`
  * installs it from Debian's packages); without it the tests are skipped with
  * the reason.
@@ -61,6 +63,7 @@ describe('model/check.sh', () => {
     }
     expect(out).toContain('check.sh: all runs as expected');
   }, 300_000);
+
   it.skipIf(!hasSpin)("finds no violation in a channel's message ring (dead writers and readers at any step) and catches each broken variant", () => {
     const { status, out, row, violation } = check('channel');
     expect(status, out).toBe(0);
@@ -75,7 +78,28 @@ describe('model/check.sh', () => {
     for (const [name, why] of Object.entries(caughtBy)) {
       const r = row(name);
       expect(r?.[1], name).toBe('fail');
+      expect(Number(r?.[2]), name).toBeGreaterThan(0);
       expect(violation(name), name).toMatch(why);
     }
+    expect(out).toContain('check.sh: all runs as expected');
+  }, 300_000);
+
+  it.skipIf(!hasSpin)('finds no violation in the semaphore and barrier protocols, and catches each broken variant', () => {
+    const { status, out, row, violation } = check('semaphore barrier');
+    expect(status, out).toBe(0);
+    for (const name of ['sem', 'bar', 'bar-timeout']) expect(row(name)?.slice(1), name).toEqual(['pass', '0', 'ok']);
+    const caughtBy: Record<string, RegExp> = {
+      'sem-broken-norepair': /assertion violated \(count==2\)/,
+      'sem-broken-seqlate': /invalid end state/,
+      'bar-broken-wake': /assertion violated .*rnd\[0\]>=/,
+      'bar-broken-norepair': /invalid end state/,
+    };
+    for (const [name, why] of Object.entries(caughtBy)) {
+      const r = row(name);
+      expect(r?.[1], name).toBe('fail');
+      expect(Number(r?.[2]), name).toBeGreaterThan(0);
+      expect(violation(name), name).toMatch(why);
+    }
+    expect(out).toContain('check.sh: all runs as expected');
   }, 300_000);
 });

@@ -1,0 +1,36 @@
+/**
+ * Where a Semaphore or Barrier keeps its state: the checks that
+ * `create` and `attach` share with Mutex.create's (a writable, open segment,
+ * an 8-byte aligned offset, room for the state).
+ * @internal
+ */
+import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from '../errors';
+import { SharedMemory } from '../segment';
+import { checkPlatform } from './wait';
+
+/** Checks `seg` and `byteOffset` for `bytes` bytes of state of `what` ('Semaphore', 'Barrier'). */
+export function checkPlacement(what: string, seg: unknown, byteOffset: unknown, bytes: number): number {
+  checkPlatform();
+  if (!(seg instanceof SharedMemory)) throw invalidType('seg', 'a SharedMemory', seg);
+  if (seg.closed) throw closedError(seg);
+  if (seg.readonly) throw invalidValue('seg', `must be writable: a readonly attach cannot use a ${what}`);
+  if (seg.size < bytes) throw outOfRange('seg.size', `at least ${what}.BYTES (${bytes})`, seg.size);
+  const offset = checkInteger('byteOffset', byteOffset, 0, seg.size - bytes);
+  if (offset % 8 !== 0) throw outOfRange('byteOffset', 'a multiple of 8', offset);
+  return offset;
+}
+
+export function closedError(seg: SharedMemory): ShmError {
+  return new ShmError('ERR_SHM_CLOSED', `segment '${seg.name}' is closed`);
+}
+
+/** Milliseconds from `options.timeout`: Infinity when absent. */
+export function checkWaitOptions(options: unknown): number {
+  if (options === undefined) return Infinity;
+  if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
+  const t = (options as { timeout?: unknown }).timeout;
+  if (t === undefined || t === Infinity) return Infinity;
+  if (typeof t !== 'number') throw invalidType('options.timeout', 'a number of milliseconds', t);
+  if (!(t >= 0)) throw outOfRange('options.timeout', 'a non-negative number of milliseconds or Infinity', t);
+  return t;
+}
