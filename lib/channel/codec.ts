@@ -1,9 +1,9 @@
 /**
  * How a channel message's value becomes bytes and back. Numbers, strings,
  * booleans, null and undefined have encodings of their own (v8.serialize
- * costs microseconds even for a small integer); anything else structured
- * cloneable goes through v8.serialize. Raw bytes (`sendBytes`) are copied
- * as they are.
+ * costs microseconds even for a small integer); a Uint8Array (Buffer
+ * included) is copied as it is, as `sendBytes` does; anything else structured
+ * cloneable goes through v8.serialize.
  * @internal
  */
 import * as v8 from 'node:v8';
@@ -43,6 +43,8 @@ export function encode(value: unknown): Encoded {
       return { tag: TAG.undefined, bytes: 0, raw: EMPTY };
     default:
       if (value === null) return { tag: TAG.null, bytes: 0, raw: EMPTY };
+      // Bytes (a Buffer too) go as they are, as with sendBytes: the receiver gets a Uint8Array.
+      if (value instanceof Uint8Array) return { tag: TAG.bytes, bytes: value.length, raw: value };
       {
         const raw = v8.serialize(value);
         return { tag: TAG.v8, bytes: raw.length, raw };

@@ -136,7 +136,7 @@ export class Ring {
   readonly #a: RingArrays;
   readonly #me: bigint;
   readonly #ports: RingPorts;
-  // A stuck slot the reader has been watching: position, claim seen, since when, last check.
+  // A stuck slot this handle has been watching: position, claim seen, since when, last check.
   #holePos = 0;
   #holeClaim = 0n;
   #holeSince = -1;
@@ -164,7 +164,7 @@ export class Ring {
       const cur = Atomics.compareExchange(own, i, 0n, this.#me);
       if (cur !== 0n) {
         // Another claimant: live (retry) or dead; a dead one is taken over only while tail is still p.
-        if (Atomics.load(ctl, CTL.tail) !== p || !this.#ports.dead(cur)) continue;
+        if (Atomics.load(ctl, CTL.tail) !== p || !this.#deadClaim(p, cur)) continue;
         if (Atomics.compareExchange(own, i, cur, this.#me) !== cur) continue;
       }
       if (Atomics.load(ctl, CTL.tail) !== p) {
