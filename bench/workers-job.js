@@ -3,12 +3,14 @@
 // thread made and posted to them with `worker.postMessage(buffer)` (no
 // transfer list), and keep it until told to let go. Requires only the package.
 //
-//   node bench/workers-job.js shm|sab [mb] [rounds]
+//   node --expose-gc bench/workers-job.js shm|sab|ab [mb] [rounds]
 //
 // shm: the buffer is a shmkit segment's (`seg.buffer`): a SharedArrayBuffer
 //      where SharedMemory.bufferKind is 'shared', else an external ArrayBuffer,
 //      which postMessage copies into each worker (structured clone).
 // sab: a plain `new SharedArrayBuffer` (no shared memory segment): the baseline.
+// ab:  a plain `new ArrayBuffer`, which postMessage copies: what Node 20's
+//      copies of a segment cost next to an ordinary ArrayBuffer's.
 //
 // PSS of this process (smaps_rollup): `idle` with the 4 workers started and
 // warm, before the buffer exists; `held` once every worker has replied and
@@ -33,7 +35,7 @@ const { parentPort } = require('node:worker_threads');
 let held;
 parentPort.on('message', (m) => {
   if (m.op === 'release') { held = undefined; parentPort.postMessage({ released: true }); return; }
-  if (m.op === 'warm') { parentPort.postMessage({ warm: true }); return; }
+  if (m.op === 'warm') { global.gc?.(); parentPort.postMessage({ warm: true }); return; }
   held = m.buffer; // kept until 'release', so PSS is read while every worker holds it
   const a = process.hrtime.bigint();
   const f = new Float64Array(held, m.from * 8, m.to - m.from);
@@ -66,6 +68,8 @@ async function main() {
   if (mode === 'shm') {
     seg = SharedMemory.create({ size: bytes, prefix: 'shmkit-bench-workers' });
     buffer = seg.buffer;
+  } else if (mode === 'ab') {
+    buffer = new ArrayBuffer(bytes);
   } else {
     buffer = new SharedArrayBuffer(bytes);
   }

@@ -7,7 +7,7 @@
 //
 //   node bench/run.js workers                 (npm run bench:workers)
 //   SHMKIT_BENCH_NODES=24,26  other Node majors, besides this one (default 22,24,26)
-//   SHMKIT_BENCH_WORKERS_MB=256, SHMKIT_BENCH_WORKERS_ROUNDS=5
+//   SHMKIT_BENCH_WORKERS_MB=256, SHMKIT_BENCH_WORKERS_ROUNDS=3
 'use strict';
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
@@ -15,7 +15,7 @@ const { median, MiB, fmtMiB, fmtMs, table } = require('./util');
 const { nodes: findNodes } = require('./nodes');
 
 const MB = Number(process.env.SHMKIT_BENCH_WORKERS_MB ?? 256);
-const ROUNDS = Number(process.env.SHMKIT_BENCH_WORKERS_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.SHMKIT_BENCH_WORKERS_ROUNDS ?? 3);
 const JOB = path.join(__dirname, 'workers-job.js');
 const nodes = findNodes();
 
@@ -24,7 +24,7 @@ function job(node, mode) {
 }
 
 const res = {};
-for (const n of nodes) res[n.version] = { shm: job(n, 'shm'), sab: job(n, 'sab') };
+for (const n of nodes) res[n.version] = { shm: job(n, 'shm'), sab: job(n, 'sab'), ab: job(n, 'ab') };
 
 const x = (b, size) => `${(b / size).toFixed(2)}×`;
 const head = ['', ...nodes.map((n) => `${n.version} (${n.kind})`)];
@@ -36,18 +36,22 @@ const out = [];
 const p = (s = '') => out.push(s);
 p('### Worker threads: PSS and sum time across Node versions (issue 13)');
 p();
-p(`\`node bench/run.js workers\` (\`npm run bench:workers\`). In a fresh process per case and Node version (\`bench/workers-job.js\`): 4 \`worker_threads\` are started and warmed, then the main thread makes a ${MB} MiB buffer, fills it as a Float64Array and sends it to each worker with \`worker.postMessage(buffer)\` (no transfer list); each sums its quarter as float64, replies, and keeps the buffer until told to let go. PSS of the process from \`/proc/<pid>/smaps_rollup\`: idle = workers started, before the buffer exists; held = when every worker has replied and still holds it; peak = sampled every 20 ms by a separate process over that round. Growth is (PSS − idle) / ${MB} MiB. Times: from the first \`postMessage\` until the last sum is back (any copy included), and in brackets the median worker's own summing loop; medians of ${ROUNDS} rounds on the same data. shmkit = \`seg.buffer\` of a segment; baseline = a plain \`new SharedArrayBuffer\`. The machine (2 cores) was shared with other engineers' work while this ran.`);
+p(`\`node bench/run.js workers\` (\`npm run bench:workers\`). In a fresh process per case and Node version (\`bench/workers-job.js\`): 4 \`worker_threads\` are started and warmed, then the main thread makes a ${MB} MiB buffer, fills it as a Float64Array and sends it to each worker with \`worker.postMessage(buffer)\` (no transfer list); each sums its quarter as float64, replies, and keeps the buffer until told to let go. PSS of the process from \`/proc/<pid>/smaps_rollup\`: idle = workers started, before the buffer exists; held = when every worker has replied and still holds it; peak = sampled every 20 ms by a separate process over that round. Growth is (PSS − idle) / ${MB} MiB. Times: from the first \`postMessage\` until the last sum is back (any copy included), and in brackets the median worker's own summing loop; medians of ${ROUNDS} rounds on the same data. shmkit = \`seg.buffer\` of a segment; baselines: a plain \`new SharedArrayBuffer\` (shared, no copy, on every Node) and a plain \`new ArrayBuffer\` (copied into each worker by structured clone, on every Node). The machine (2 cores) was shared with other engineers' work while this ran.`);
 p();
+const grow = (r, b) => `${x(b - r.idle, r.bytes)} (${fmtMiB(b - r.idle)})`;
+const ms = (r) => median(r.rounds.map((q) => q.ms));
 p(table(head, [
-  row('shmkit: what the workers get', (r) => (first(r.shm).sharedInWorker ? 'the same SharedArrayBuffer' : 'a copy (ArrayBuffer)')),
-  row('shmkit: PSS growth, peak', (r) => `**${x(first(r.shm).peak - r.shm.idle, r.shm.bytes)}** (${fmtMiB(first(r.shm).peak - r.shm.idle)})`),
-  row('shmkit: PSS growth, held by all 4 workers', (r) => `${x(first(r.shm).held - r.shm.idle, r.shm.bytes)} (${fmtMiB(first(r.shm).held - r.shm.idle)})`),
-  row('baseline SharedArrayBuffer: PSS growth, peak', (r) => `${x(first(r.sab).peak - r.sab.idle, r.sab.bytes)} (${fmtMiB(first(r.sab).peak - r.sab.idle)})`),
-  row('baseline: PSS growth, held', (r) => `${x(first(r.sab).held - r.sab.idle, r.sab.bytes)} (${fmtMiB(first(r.sab).held - r.sab.idle)})`),
-  row('idle PSS (4 workers) shmkit / baseline', (r) => `${fmtMiB(r.shm.idle)} / ${fmtMiB(r.sab.idle)}`),
+  row('shmkit: what the workers get', (r) => (first(r.shm).sharedInWorker ? 'the same SharedArrayBuffer' : 'a copy each (ArrayBuffer)')),
+  row('shmkit: PSS growth once filled, before posting', (r) => grow(r.shm, r.shm.made)),
+  row('shmkit: **PSS growth, peak**', (r) => `**${x(first(r.shm).peak - r.shm.idle, r.shm.bytes)}** (${fmtMiB(first(r.shm).peak - r.shm.idle)})`),
+  row('shmkit: PSS growth, held by all 4 workers', (r) => grow(r.shm, first(r.shm).held)),
+  row('plain SharedArrayBuffer: PSS growth, peak / held', (r) => `${x(first(r.sab).peak - r.sab.idle, r.sab.bytes)} / ${x(first(r.sab).held - r.sab.idle, r.sab.bytes)}`),
+  row('plain ArrayBuffer (copied): PSS growth, peak / held', (r) => `${x(first(r.ab).peak - r.ab.idle, r.ab.bytes)} / ${x(first(r.ab).held - r.ab.idle, r.ab.bytes)}`),
+  row('idle PSS (main + 4 workers)', (r) => fmtMiB(r.shm.idle)),
   row('post → 4 sums back: shmkit', (r) => timeCell(r.shm)),
-  row('post → 4 sums back: baseline', (r) => timeCell(r.sab)),
-  row('time shmkit / baseline', (r) => `${(median(r.shm.rounds.map((q) => q.ms)) / median(r.sab.rounds.map((q) => q.ms))).toFixed(2)}×`),
+  row('… plain SharedArrayBuffer', (r) => timeCell(r.sab)),
+  row('… plain ArrayBuffer (copied)', (r) => timeCell(r.ab)),
+  row('time shmkit / plain SharedArrayBuffer', (r) => `${(ms(r.shm) / ms(r.sab)).toFixed(2)}×`),
 ]));
 p();
 const verdicts = nodes.filter((n) => n.kind === 'shared').map((n) => {
