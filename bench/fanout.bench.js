@@ -33,7 +33,7 @@ const out = [];
 const p = (s = '') => out.push(s);
 p('### Fan-out demo across Node versions (issue 13)');
 p();
-p(`\`node bench/run.js fanout\`: \`examples/fanout/demo.js --rounds ${ROUNDS} --json\` run unchanged by each Node (\`npx -y node@24 examples/fanout/demo.js\` does the same by hand). 256 MiB Float64Array; 4 warm children each sum a quarter; the IPC baselines send each child the whole array. Handoff = from the parent's first send until every child has said it holds its data (median of ${ROUNDS} rounds, min–max in brackets); PSS ratio = peak tree PSS / (idle tree + one copy of the data), sampled every 50 ms over one more round. The machine (2 cores) was shared with other engineers' work while this ran.`);
+p(`\`node bench/run.js fanout\`: \`examples/fanout/demo.js --rounds ${ROUNDS} --json\` run unchanged by each Node (\`npx -y node@24 examples/fanout/demo.js\` does the same by hand). 256 MiB Float64Array; 4 warm children each sum a quarter; the IPC baselines send each child the whole array. Handoff = from the parent's first send until every child has said it holds its data (median of ${res[nodes[0].version].shmRounds} rounds for shmkit, ${ROUNDS} for the IPC ones; min–max in brackets); PSS ratio = peak tree PSS / (idle tree + one copy of the data), sampled every 50 ms over one more round. The machine (2 cores) was shared with other engineers' work while this ran.`);
 p();
 p(table(head, [
   row('shmkit: handoff to 4 children', ([s]) => fmtHandoff(s)),
