@@ -101,7 +101,7 @@ p();
   const res = await fanout({ mb: 256, jsonMb: 16, rounds: 5 });
   const [shm, adv, json] = res.rows;
   const data = 256 * MiB;
-  p(`Fan-out demo (\`npm run demo:fanout\`): 256 MiB Float64Array, 4 warm children each sum a quarter; every child of the IPC baselines receives the whole array, as a worker that needs the table would. Handoff = from the parent's first send until every child has said it holds its data; the sums start only after that, so on 2 cores one child's summing does not delay another's handoff. Times are the median of ${res.rounds} rounds (min–max in brackets) in the same children, each round on fresh data. Peak PSS of the whole tree sampled every 50 ms by a separate process over one more round.`);
+  p(`Fan-out demo (\`npm run demo:fanout\`): 256 MiB Float64Array, 4 warm children each sum a quarter; every child of the IPC baselines receives the whole array, as a worker that needs the table would. Handoff = from the parent's first send until every child has said it holds its data; the sums start only after that, so on 2 cores one child's summing does not delay another's handoff. Times are the median of ${res.shmRounds} rounds for shmkit, whose handoff takes ms and is mostly scheduling, and of ${res.rounds} for the IPC ones (min–max in brackets) in the same children, each round on fresh data. Peak PSS of the whole tree sampled every 50 ms by a separate process over one more round.`);
   p();
   p(table(
     ['strategy', 'data', 'handoff to 4 children', 'total', 'peak tree PSS', 'peak / (idle tree + one copy of the data)'],

@@ -16,7 +16,14 @@ process.on('message', (m) => {
   } else if (m.op === 'sum') {
     let sum = 0;
     for (let i = range.from; i < range.to; i++) sum += data[i];
-    process.send({ sum });
+    // The round is over once the sum is sent: let go of the segment then,
+    // outside the timed handoff (tearing down the pages this child touched
+    // takes ms). Left to the GC, a SharedArrayBuffer would stay mapped for
+    // long: V8 does not count it as memory, so nothing hurries a collection.
+    process.send({ sum }, () => {
+      seg?.close();
+      seg = undefined;
+    });
     return;
   } else if (m.op === 'exit') {
     process.exit(0);
