@@ -4,12 +4,17 @@
 //
 //   node --trace-gc bench/attach-child.js attach <name>
 //   node --trace-gc bench/attach-child.js floor <name>
+//   node --trace-gc bench/attach-child.js primed <name> <other>
 //
 // attach: times SharedMemory.attach(name) (process.hrtime.bigint around it),
 // the first call of it in this process, right after the require, as a
 // program that attaches once would; records the GCs that a PerformanceObserver
 // saw start during it and in the 50 ms after (this process does nothing else
 // then); then times five more attaches of the same name in a row, warm.
+// primed: the same, after one attach and close of another (small) segment
+// <other>: the attach path's code is then compiled and its first calls into
+// Node and the addon made, so the time is that of attaching this segment for
+// the first time in this process, not of starting up the code.
 // floor: the same for fs.openSync + fstatSync + closeSync of the /dev/shm file,
 // the syscalls an attach makes (less mmap) through Node's own fs, also cold.
 // Prints one JSON line.
@@ -19,7 +24,8 @@ const path = require('node:path');
 const { PerformanceObserver, performance } = require('node:perf_hooks');
 const { SharedMemory } = require(path.resolve(__dirname, '..'));
 
-const [mode, name] = process.argv.slice(2);
+const [mode, name, other] = process.argv.slice(2);
+if (mode === 'primed') SharedMemory.attach(other).close();
 const gcs = [];
 const obs = new PerformanceObserver((list) => {
   for (const e of list.getEntries()) gcs.push({ start: e.startTime, ms: e.duration, kind: e.detail?.kind ?? e.kind });

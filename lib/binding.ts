@@ -13,6 +13,8 @@ export interface Binding {
   open(name: string, oflag: number, mode: number): number;
   /** close(fd) of a descriptor from open(). */
   close(fd: number): void;
+  /** fstat's st_size of a descriptor. */
+  size(fd: number, name: string): number;
   /** shm_unlink('/' + name). */
   unlink(name: string): void;
   /** posix_fallocate(fd, 0, size): size set and every page reserved. */

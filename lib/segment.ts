@@ -159,7 +159,7 @@ export class SharedMemory implements Disposable {
     const fd = binding.open(name, readonly ? O_RDONLY : O_RDWR, 0);
     let keep = options.keepFd === true && !readonly;
     try {
-      const size = fs.fstatSync(fd).size;
+      const size = binding.size(fd, name);
       if (expected !== undefined && expected !== size) {
         throw new ShmError(
           'ERR_SHM_SIZE_MISMATCH',

@@ -56,6 +56,21 @@ static Napi::Value Close(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// size(fd, name) -> number: the object's size (fstat's st_size). An attach
+// needs only that; fs.fstatSync builds a whole Stats object for it.
+static Napi::Value Size(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  std::string name;
+  if (!ArgInt64(info, 0, &fd) || !ArgString(info, 1, &name)) return env.Undefined();
+  struct stat st;
+  if (fstat(static_cast<int>(fd), &st) != 0) {
+    ThrowErrno(env, errno, "fstat", name);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(st.st_size));
+}
+
 // reserve(fd, size, name): sets the size and allocates every page now, so
 // that a full /dev/shm fails here with ENOSPC instead of a later SIGBUS.
 static Napi::Value Reserve(const Napi::CallbackInfo& info) {
@@ -170,6 +185,7 @@ void InitSegmentFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("unlink", Napi::Function::New(env, Unlink, "unlink"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("size", Napi::Function::New(env, Size, "size"));
   exports.Set("reserve", Napi::Function::New(env, Reserve, "reserve"));
   exports.Set("allocate", Napi::Function::New(env, Allocate, "allocate"));
   exports.Set("fill", Napi::Function::New(env, Fill, "fill"));
