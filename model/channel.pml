@@ -12,7 +12,9 @@
  * int32 differences; a run here never goes near 2^31).
  *
  * Shared words, as in ring.ts: tail, head, own[i] (0 or writer w+1: the
- * claim), seq[i] (p+1 once the message at p is published), klen[i].
+ * claim), seq[i] (p+1 once the message at p is published), klen[i]. A
+ * reader looks at seq[i]; only if it is not published does it read own[i]
+ * and then seq[i] again, as Ring.look does.
  * dead[w] is what ports.dead() answers: exact (provablyDead is exact for a
  * dead task; it never calls a live one dead).
  *
@@ -34,6 +36,7 @@
  *   BROKEN_TAKE_FIRST  the reader takes (compareExchange head) before it copies
  *   BROKEN_RELEASE     the writer lets go of own before it publishes seq
  *   BROKEN_ROOM        the writer's room test allows one slot too many
+ *   BROKEN_LOOK_ORDER  the reader judges own against the seq it read before own
  */
 
 #ifndef N
@@ -162,9 +165,19 @@ proctype reader(byte r) {
     :: else ->
       i = p % N;
       RDIE;
-      claim = own[i];
-      RDIE;
+      /* seq first (published: own is not needed); else own, then seq again */
       s = seq[i];
+      claim = 0;
+      if
+      :: s != p + 1 ->
+        RDIE;
+        claim = own[i];
+#ifndef BROKEN_LOOK_ORDER
+        RDIE;
+        s = seq[i]
+#endif
+      :: else -> skip
+      fi;
       if
       :: s == p + 1 ->
         RDIE;

@@ -105,6 +105,7 @@ runs+=(
   "chan-broken-take|fail|safety|20|$C_TWO -DBROKEN_TAKE_FIRST|channel: the reader takes (head) before it copies|channel"
   "chan-broken-release|fail|safety|20|$C_ONE -DBROKEN_RELEASE|channel: the writer lets go of its claim before it publishes|channel"
   "chan-broken-room|fail|safety|20|$C_TWO -DBROKEN_ROOM|channel: the room test allows one slot too many|channel"
+  "chan-broken-look|fail|safety|20|$C_ONE -DBROKEN_LOOK_ORDER|channel: the reader judges own by the seq it read before own|channel"
 )
 
 # semaphore.pml: 3 processes x 2 acquires of 2 permits, 1 may die anywhere

@@ -46,8 +46,9 @@
  *      - own[i] a claim: the writer is still at it; once its claim has been
  *        seen there for HOLE_CHECK_MS and the writer is provably dead, void
  *        it: compareExchange claim -> 0.
- * Own is read before seq: a publish (seq) comes before the writer lets go of
- * own, so own == 0 with seq unpublished below tail can only be a void.
+ * A reader that finds seq unpublished reads own, then seq again: a publish
+ * (seq) comes before the writer lets go of own, so own == 0 with seq still
+ * unpublished (read after own) below tail can only be a void.
  *
  * A writer killed at any step loses only its own message: before 3 its
  * claim is taken over, after 3 its slots are skipped. A reader killed at any
@@ -205,10 +206,11 @@ export class Ring {
         return Atomics.load(ctl, CTL.closed) !== 0 && Atomics.load(ctl, CTL.tail) === p ? CLOSED : EMPTY;
       }
       const i = p & this.#mask;
+      const published = (p + 1) | 0;
+      // Published: the common case, decided without the (BigInt) claim word.
+      if (Atomics.load(seq, i) === published) return { pos: p, k: Atomics.load(klen, i), bytes: info[2 * i]!, tag: info[2 * i + 1]! };
       const claim = Atomics.load(own, i);
-      if (Atomics.load(seq, i) === ((p + 1) | 0)) {
-        return { pos: p, k: Atomics.load(klen, i), bytes: info[2 * i]!, tag: info[2 * i + 1]! };
-      }
+      if (Atomics.load(seq, i) === published) continue; // published meanwhile: look again
       if (claim === 0n) {
         this.take(p, Atomics.load(klen, i)); // voided: skip it (or someone else did)
         continue;
