@@ -25,82 +25,59 @@ function check(models: string) {
   return { status: r.status, out, row, violation };
 }
 
+/**
+ * Runs check.sh on `models` and expects every run in `passes` to pass, and
+ * every broken variant in `caughtBy` to fail with a first violation that
+ * matches its pattern (undefined: any violation).
+ */
+function expectModels(models: string, passes: string[], caughtBy: Record<string, RegExp | undefined>): void {
+  const { status, out, row, violation } = check(models);
+  expect(status, out).toBe(0);
+  for (const name of passes) expect(row(name)?.slice(1), name).toEqual(['pass', '0', 'ok']);
+  for (const [name, why] of Object.entries(caughtBy)) {
+    const r = row(name);
+    expect(r?.[1], name).toBe('fail');
+    expect(Number(r?.[2]), name).toBeGreaterThan(0);
+    if (why) expect(violation(name), name).toMatch(why);
+  }
+  expect(out).toContain('check.sh: all runs as expected');
+}
+
 describe('model/check.sh', () => {
   it.skipIf(!hasSpin)('finds no violation in the append protocol and catches the broken variants (commit without CAS, zero-stall without CAS)', () => {
-    const { status, out, row } = check('append');
-    expect(status, out).toBe(0);
-    for (const name of ['three', 'reader', 'main', 'main-np', 'run3', 'run3-np', 'suspect', 'abandon']) {
-      expect(row(name)?.slice(1), name).toEqual(['pass', '0', 'ok']);
-    }
-    for (const name of ['broken-commit', 'broken-zerostall']) {
-      const r = row(name);
-      expect(r?.[1], name).toBe('fail');
-      expect(Number(r?.[2]), name).toBeGreaterThan(0);
-    }
-    expect(out).toContain('check.sh: all runs as expected');
+    expectModels('append', ['three', 'reader', 'main', 'main-np', 'run3', 'run3-np', 'suspect', 'abandon'], {
+      'broken-commit': undefined,
+      'broken-zerostall': undefined,
+    });
   }, 900_000);
 
   it.skipIf(!hasSpin)('finds no violation in the growth of a growable table, and catches each broken variant by what it breaks', () => {
-    const { status, out, row, violation } = check('grow');
-    expect(status, out).toBe(0);
-    for (const name of ['grow-rows', 'grow-heap', 'grow-reader', 'grow-three', 'grow-np']) {
-      expect(row(name)?.slice(1), name).toEqual(['pass', '0', 'ok']);
-    }
     // Checked with -DUSE_ONLY: each must be caught by a consequence, not by a
     // publication assertion: a row written without memory, a value straddling
     // a slice, a committed view past the data buffers a reader would build.
-    const caughtBy: Record<string, RegExp> = {
+    expectModels('grow', ['grow-rows', 'grow-heap', 'grow-reader', 'grow-three', 'grow-np'], {
       'grow-broken-raise': /assertion violated alloc\[/,
       'grow-broken-reserve': /assertion violated alloc\[/,
       'grow-broken-noskip': /assertion violated \(\(h\/3\)==/,
       'grow-broken-store': /hend\[gj\]<=heapReady/,
-    };
-    for (const [name, why] of Object.entries(caughtBy)) {
-      const r = row(name);
-      expect(r?.[1], name).toBe('fail');
-      expect(Number(r?.[2]), name).toBeGreaterThan(0);
-      expect(violation(name), name).toMatch(why);
-    }
-    expect(out).toContain('check.sh: all runs as expected');
+    });
   }, 300_000);
 
   it.skipIf(!hasSpin)("finds no violation in a channel's message ring (dead writers and readers at any step) and catches each broken variant", () => {
-    const { status, out, row, violation } = check('channel');
-    expect(status, out).toBe(0);
-    for (const name of ['chan-two', 'chan-one', 'chan-n3', 'chan-three']) {
-      expect(row(name)?.slice(1), name).toEqual(['pass', '0', 'ok']);
-    }
-    const caughtBy: Record<string, RegExp> = {
+    expectModels('channel', ['chan-two', 'chan-one', 'chan-n3', 'chan-three'], {
       'chan-broken-take': /assertion violated \(\(whole/, // a torn copy taken
       'chan-broken-release': /published\[x\]==0\)\|\|\(taken\[x\]==1/, // a live message voided: lost
       'chan-broken-room': /assertion violated \(\(whole/,
       'chan-broken-look': /published\[x\]==0\)\|\|\(taken\[x\]==1/, // a published message skipped as void: lost
-    };
-    for (const [name, why] of Object.entries(caughtBy)) {
-      const r = row(name);
-      expect(r?.[1], name).toBe('fail');
-      expect(Number(r?.[2]), name).toBeGreaterThan(0);
-      expect(violation(name), name).toMatch(why);
-    }
-    expect(out).toContain('check.sh: all runs as expected');
+    });
   }, 300_000);
 
   it.skipIf(!hasSpin)('finds no violation in the semaphore and barrier protocols, and catches each broken variant', () => {
-    const { status, out, row, violation } = check('semaphore barrier');
-    expect(status, out).toBe(0);
-    for (const name of ['sem', 'bar', 'bar-timeout']) expect(row(name)?.slice(1), name).toEqual(['pass', '0', 'ok']);
-    const caughtBy: Record<string, RegExp> = {
+    expectModels('semaphore barrier', ['sem', 'bar', 'bar-timeout'], {
       'sem-broken-norepair': /assertion violated \(count==2\)/,
       'sem-broken-seqlate': /invalid end state/,
       'bar-broken-wake': /assertion violated .*rnd\[0\]>=/,
       'bar-broken-norepair': /invalid end state/,
-    };
-    for (const [name, why] of Object.entries(caughtBy)) {
-      const r = row(name);
-      expect(r?.[1], name).toBe('fail');
-      expect(Number(r?.[2]), name).toBeGreaterThan(0);
-      expect(violation(name), name).toMatch(why);
-    }
-    expect(out).toContain('check.sh: all runs as expected');
+    });
   }, 300_000);
 });
