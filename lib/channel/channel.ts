@@ -249,9 +249,11 @@ export class Channel implements AsyncIterable<unknown> {
   }
 
   #receiveSync(bytesOnly: boolean, timeoutMs?: number): unknown {
+    let got = this.#tryReceive(bytesOnly); // the busy case: no clock, no spin
+    if (typeof got === 'object') return got.value;
     const deadline = this.#deadline(timeoutMs);
     for (;;) {
-      let got = this.#spin(bytesOnly);
+      got = this.#spin(bytesOnly);
       if (typeof got === 'object') return got.value;
       if (got === CLOSED) throw this.#closedError();
       const seen = Atomics.load(this.#ctl, CTL.dataSeq);

@@ -6,10 +6,9 @@
 import { binding } from '../binding';
 import { ShmError, checkInteger } from '../errors';
 import { SharedMemory } from '../segment';
-import { provablyDead, self, selfPacked, unpack } from '../identity';
-import { checkPlacement, checkWaitOptions, closedError } from './placement';
+import { provablyDead, self, unpack } from '../identity';
+import { PlacedState, checkPlacement, checkWaitOptions } from './placement';
 import * as B from './barrier-state';
-import { StateLock } from './state-lock';
 
 /** A waiter checks for dead members at least this often. */
 const LIVENESS_SLICE_MS = 100;
@@ -54,28 +53,17 @@ const PASSED: BarrierResult = Object.freeze({ serial: false });
  * const b = Barrier.create(seg, 0, 4);     // one process; Barrier.attach(seg, 0) in the 3 others
  * for (let round = 0; round < 1000; round++) { step(round); await b.wait(); }
  */
-export class Barrier {
+export class Barrier extends PlacedState {
   /** Bytes of shared memory a barrier uses (at an 8-byte aligned offset). */
   static readonly BYTES = B.BAR_BYTES;
   /** The largest number of parties (and of member threads). */
   static readonly MAX_PARTIES = B.MAX_PARTIES;
 
-  readonly #seg: SharedMemory;
-  readonly #offset: number;
-  readonly #i32: Int32Array;
-  readonly #i64: BigInt64Array;
-  readonly #lock: StateLock;
-  readonly #me: bigint;
 
   /** @internal use {@link Barrier.create} or {@link Barrier.attach}. */
   constructor(key: typeof token, seg: SharedMemory, byteOffset: number) {
+    super(seg, byteOffset, B.BAR_BYTES, B.L_LOCK);
     if (key !== token) throw new TypeError('use Barrier.create() or Barrier.attach()');
-    this.#seg = seg;
-    this.#offset = byteOffset;
-    this.#i32 = new Int32Array(seg.buffer, byteOffset, B.BAR_BYTES / 4);
-    this.#i64 = new BigInt64Array(seg.buffer, byteOffset, B.BAR_BYTES / 8);
-    this.#me = selfPacked();
-    this.#lock = new StateLock(this.#i64, B.L_LOCK, this.#i32, this.#me);
   }
 
   /**
@@ -95,7 +83,7 @@ export class Barrier {
     const offset = checkPlacement('Barrier', seg, byteOffset, B.BAR_BYTES);
     checkInteger('parties', parties, 1, B.MAX_PARTIES);
     const b = new Barrier(token, seg, offset);
-    B.init(b.#i32, b.#i64, parties);
+    B.init(b.i32, b.i64, parties);
     return b;
   }
 
@@ -111,33 +99,23 @@ export class Barrier {
   static attach(seg: SharedMemory, byteOffset: number): Barrier {
     const offset = checkPlacement('Barrier', seg, byteOffset, B.BAR_BYTES);
     const b = new Barrier(token, seg, offset);
-    const problem = B.headerProblem(b.#i32);
+    const problem = B.headerProblem(b.i32);
     if (problem !== undefined) {
       throw new ShmError('ERR_SHM_BAD_HEADER', `Barrier.attach() at byte ${offset} of '${seg.name}': ${problem}`);
     }
     return b;
   }
 
-  /** The segment that holds the state. */
-  get segment(): SharedMemory {
-    return this.#seg;
-  }
-
-  /** Where the state starts in the segment. */
-  get byteOffset(): number {
-    return this.#offset;
-  }
-
   /** The number of parties given to `create`. @throws `ERR_SHM_CLOSED` */
   get parties(): number {
-    this.#checkOpen();
-    return Atomics.load(this.#i32, B.I_PARTIES);
+    this.checkOpen();
+    return Atomics.load(this.i32, B.I_PARTIES);
   }
 
   /** Whether the barrier is broken (a member died, or a wait timed out). @throws `ERR_SHM_CLOSED` */
   get broken(): boolean {
-    this.#checkOpen();
-    return (Atomics.load(this.#i32, B.I_GEN) & 1) !== 0;
+    this.checkOpen();
+    return (Atomics.load(this.i32, B.I_GEN) & 1) !== 0;
   }
 
   /**
@@ -157,7 +135,7 @@ export class Barrier {
    */
   wait(options?: BarrierWaitOptions): Promise<BarrierResult> {
     try {
-      this.#checkOpen();
+      this.checkOpen();
       const ms = checkWaitOptions(options);
       return this.#wait(ms);
     } catch (err) {
@@ -166,10 +144,10 @@ export class Barrier {
   }
 
   async #wait(ms: number): Promise<BarrierResult> {
-    const i32 = this.#i32;
+    const i32 = this.i32;
     const deadline = performance.now() + ms;
-    const dead = (id: bigint) => id !== this.#me && provablyDead(unpack(id));
-    const { gen, outcome } = this.#inLock(await this.#lock.enterAsync(), () => B.arrive(i32, this.#i64, this.#me, dead));
+    const dead = (id: bigint) => id !== this.me && provablyDead(unpack(id));
+    const { gen, outcome } = this.#inLock(await this.stateLock.enterAsync(), () => B.arrive(i32, this.i64, this.me, dead));
     if (outcome === 'broken') throw this.#brokenError();
     if (outcome === 'full') {
       throw new ShmError('ERR_SHM_BARRIER_FULL', `Barrier.wait(): all ${B.MAX_PARTIES} member slots belong to other live threads`);
@@ -180,7 +158,7 @@ export class Barrier {
     }
     let lastCheck = performance.now();
     for (;;) {
-      this.#checkOpen();
+      this.checkOpen();
       const v = Atomics.load(i32, B.I_GEN);
       if (v === (gen | 1)) throw this.#brokenError();
       if (v !== gen) return PASSED;
@@ -194,15 +172,15 @@ export class Barrier {
       if (now - lastCheck >= LIVENESS_SLICE_MS) {
         lastCheck = now;
         // The last arrival's thread may have died in the lock before ending the round.
-        if (this.#lock.recoverIfDead()) {
+        if (this.stateLock.recoverIfDead()) {
           this.#inLock(true, () => undefined);
           continue;
         }
-        const gone = B.missing(i32, this.#i64, gen).find(dead);
+        const gone = B.missing(i32, this.i64, gen).find(dead);
         if (gone !== undefined) {
           const id = gone;
-          this.#inLock(this.#lock.enterSync(), () => {
-            if (B.stillMissing(i32, this.#i64, gen, id)) B.breakRound(i32, gen, B.CAUSE_DEAD, unpack(id).tid);
+          this.#inLock(this.stateLock.enterSync(), () => {
+            if (B.stillMissing(i32, this.i64, gen, id)) B.breakRound(i32, gen, B.CAUSE_DEAD, unpack(id).tid);
           });
           binding.futexWake(i32, B.I_GEN, -1);
           continue;
@@ -214,8 +192,8 @@ export class Barrier {
 
   /** Breaks round `gen` if it is still current, and wakes everyone. */
   #break(gen: number, cause: number, culprit: number): boolean {
-    const done = this.#inLock(this.#lock.enterSync(), () => B.breakRound(this.#i32, gen, cause, culprit));
-    if (done) binding.futexWake(this.#i32, B.I_GEN, -1);
+    const done = this.#inLock(this.stateLock.enterSync(), () => B.breakRound(this.i32, gen, cause, culprit));
+    if (done) binding.futexWake(this.i32, B.I_GEN, -1);
     return done;
   }
 
@@ -223,17 +201,17 @@ export class Barrier {
   #inLock<T>(recovered: boolean, fn: () => T): T {
     let woke = false;
     try {
-      if (recovered) woke = B.repair(this.#i32);
+      if (recovered) woke = B.repair(this.i32);
       return fn();
     } finally {
-      this.#lock.leave();
-      if (woke) binding.futexWake(this.#i32, B.I_GEN, -1);
+      this.stateLock.leave();
+      if (woke) binding.futexWake(this.i32, B.I_GEN, -1);
     }
   }
 
   #brokenError(): ShmError {
-    const cause = Atomics.load(this.#i32, B.I_CAUSE);
-    const who = Atomics.load(this.#i32, B.I_CULPRIT);
+    const cause = Atomics.load(this.i32, B.I_CAUSE);
+    const who = Atomics.load(this.i32, B.I_CULPRIT);
     const why =
       cause === B.CAUSE_DEAD ? `party thread ${who} died without arriving`
       : cause === B.CAUSE_TIMEOUT ? `a wait of thread ${who} timed out`
@@ -241,7 +219,4 @@ export class Barrier {
     return new ShmError('ERR_SHM_BARRIER_BROKEN', `the barrier is broken: ${why}; create a new one to go on`);
   }
 
-  #checkOpen(): void {
-    if (this.#i32.length === 0 || this.#seg.closed) throw closedError(this.#seg);
-  }
 }

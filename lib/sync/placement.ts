@@ -6,6 +6,8 @@
  */
 import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from '../errors';
 import { SharedMemory } from '../segment';
+import { selfPacked } from '../identity';
+import { StateLock } from './state-lock';
 import { checkPlatform } from './wait';
 
 /** Checks `seg` and `byteOffset` for `bytes` bytes of state of `what` ('Semaphore', 'Barrier'). */
@@ -33,4 +35,43 @@ export function checkWaitOptions(options: unknown): number {
   if (typeof t !== 'number') throw invalidType('options.timeout', 'a number of milliseconds', t);
   if (!(t >= 0)) throw outOfRange('options.timeout', 'a non-negative number of milliseconds or Infinity', t);
   return t;
+}
+
+/**
+ * What a Semaphore and a Barrier hold: their segment, where their state
+ * starts, views of it, the short lock over it and this thread's identity.
+ * @internal
+ */
+export abstract class PlacedState {
+  protected readonly seg: SharedMemory;
+  protected readonly offset: number;
+  protected readonly i32: Int32Array;
+  protected readonly i64: BigInt64Array;
+  protected readonly stateLock: StateLock;
+  protected readonly me: bigint;
+
+  /** `bytes` bytes of state at `byteOffset` (checked by {@link checkPlacement}); the lock word at int64 index `lockIndex`. */
+  protected constructor(seg: SharedMemory, byteOffset: number, bytes: number, lockIndex: number) {
+    this.seg = seg;
+    this.offset = byteOffset;
+    this.i32 = new Int32Array(seg.buffer, byteOffset, bytes / 4);
+    this.i64 = new BigInt64Array(seg.buffer, byteOffset, bytes / 8);
+    this.me = selfPacked();
+    this.stateLock = new StateLock(this.i64, lockIndex, this.i32, this.me);
+  }
+
+  /** The segment that holds the state. */
+  get segment(): SharedMemory {
+    return this.seg;
+  }
+
+  /** Where the state starts in the segment. */
+  get byteOffset(): number {
+    return this.offset;
+  }
+
+  /** @throws `ERR_SHM_CLOSED` once the segment is closed */
+  protected checkOpen(): void {
+    if (this.i32.length === 0 || this.seg.closed) throw closedError(this.seg);
+  }
 }

@@ -5,11 +5,10 @@
 import { binding } from '../binding';
 import { ShmError, checkInteger } from '../errors';
 import { SharedMemory } from '../segment';
-import { isForeign, provablyDead, selfPacked, unpack } from '../identity';
+import { isForeign, provablyDead, unpack } from '../identity';
 import type { LockResult } from './mutex';
-import { checkPlacement, checkWaitOptions, closedError } from './placement';
+import { PlacedState, checkPlacement, checkWaitOptions } from './placement';
 import * as S from './semaphore-state';
-import { StateLock } from './state-lock';
 
 /** A waiter checks for dead holders at least this often. */
 const LIVENESS_SLICE_MS = 100;
@@ -51,28 +50,17 @@ function describe(id: bigint): string {
  * await s.acquire();
  * try { await work(); } finally { s.release(); }
  */
-export class Semaphore {
+export class Semaphore extends PlacedState {
   /** Bytes of shared memory a semaphore uses (at an 8-byte aligned offset). */
   static readonly BYTES = S.SEM_BYTES;
   /** The largest permit total. */
   static readonly MAX_PERMITS = 0x7fff_ffff;
 
-  readonly #seg: SharedMemory;
-  readonly #offset: number;
-  readonly #i32: Int32Array;
-  readonly #i64: BigInt64Array;
-  readonly #lock: StateLock;
-  readonly #me: bigint;
 
   /** @internal use {@link Semaphore.create} or {@link Semaphore.attach}. */
   constructor(key: typeof token, seg: SharedMemory, byteOffset: number) {
+    super(seg, byteOffset, S.SEM_BYTES, S.L_LOCK);
     if (key !== token) throw new TypeError('use Semaphore.create() or Semaphore.attach()');
-    this.#seg = seg;
-    this.#offset = byteOffset;
-    this.#i32 = new Int32Array(seg.buffer, byteOffset, S.SEM_BYTES / 4);
-    this.#i64 = new BigInt64Array(seg.buffer, byteOffset, S.SEM_BYTES / 8);
-    this.#me = selfPacked();
-    this.#lock = new StateLock(this.#i64, S.L_LOCK, this.#i32, this.#me);
   }
 
   /**
@@ -93,7 +81,7 @@ export class Semaphore {
     const offset = checkPlacement('Semaphore', seg, byteOffset, S.SEM_BYTES);
     checkInteger('permits', permits, 1, Semaphore.MAX_PERMITS);
     const s = new Semaphore(token, seg, offset);
-    S.init(s.#i32, s.#i64, permits);
+    S.init(s.i32, s.i64, permits);
     return s;
   }
 
@@ -109,39 +97,29 @@ export class Semaphore {
   static attach(seg: SharedMemory, byteOffset: number): Semaphore {
     const offset = checkPlacement('Semaphore', seg, byteOffset, S.SEM_BYTES);
     const s = new Semaphore(token, seg, offset);
-    const problem = S.headerProblem(s.#i32);
+    const problem = S.headerProblem(s.i32);
     if (problem !== undefined) {
       throw new ShmError('ERR_SHM_BAD_HEADER', `Semaphore.attach() at byte ${offset} of '${seg.name}': ${problem}`);
     }
     return s;
   }
 
-  /** The segment that holds the state. */
-  get segment(): SharedMemory {
-    return this.#seg;
-  }
-
-  /** Where the state starts in the segment. */
-  get byteOffset(): number {
-    return this.#offset;
-  }
-
   /** The permit total given to `create`. @throws `ERR_SHM_CLOSED` */
   get permits(): number {
-    this.#checkOpen();
-    return Atomics.load(this.#i32, S.I_PERMITS);
+    this.checkOpen();
+    return Atomics.load(this.i32, S.I_PERMITS);
   }
 
   /** Permits free at this moment (a dead holder's count as taken until a waiter returns them). @throws `ERR_SHM_CLOSED` */
   get available(): number {
-    this.#checkOpen();
-    return Atomics.load(this.#i32, S.I_COUNT);
+    this.checkOpen();
+    return Atomics.load(this.i32, S.I_COUNT);
   }
 
   /** Permits this thread holds. @throws `ERR_SHM_CLOSED` */
   get held(): number {
-    this.#checkOpen();
-    return S.heldBy(this.#i32, this.#i64, this.#me);
+    this.checkOpen();
+    return S.heldBy(this.i32, this.i64, this.me);
   }
 
   /**
@@ -160,11 +138,11 @@ export class Semaphore {
    */
   acquire(options?: AcquireOptions): Promise<LockResult> {
     try {
-      this.#checkOpen();
+      this.checkOpen();
       const ms = checkWaitOptions(options);
-      if (this.#lock.tryEnter()) {
-        const r = S.take(this.#i32, this.#i64, this.#me);
-        this.#lock.leave();
+      if (this.stateLock.tryEnter()) {
+        const r = S.take(this.i32, this.i64, this.me);
+        this.stateLock.leave();
         if (r === 'ok') return ACQUIRED_NOW;
       }
       return this.#acquireSlow(ms);
@@ -174,16 +152,16 @@ export class Semaphore {
   }
 
   async #acquireSlow(ms: number): Promise<LockResult> {
-    const i32 = this.#i32;
+    const i32 = this.i32;
     const deadline = performance.now() + ms;
     let lastCheck = performance.now();
     let recovered = false;
     let sleeping = false;
     try {
       for (;;) {
-        this.#checkOpen();
+        this.checkOpen();
         const seq = Atomics.load(i32, S.I_SEQ);
-        const r = this.#inLock(await this.#lock.enterAsync(), () => S.take(i32, this.#i64, this.#me));
+        const r = this.#inLock(await this.stateLock.enterAsync(), () => S.take(i32, this.i64, this.me));
         if (r === 'ok') return recovered ? RECOVERED : ACQUIRED;
         const now = performance.now();
         if (now - lastCheck >= LIVENESS_SLICE_MS || now >= deadline) {
@@ -204,7 +182,7 @@ export class Semaphore {
         await binding.futexWaitAsync(i32, S.I_SEQ, seq, Math.min(deadline - now, LIVENESS_SLICE_MS));
       }
     } finally {
-      if (sleeping && i32.length !== 0 && !this.#seg.closed) Atomics.sub(i32, S.I_SLEEPERS, 1);
+      if (sleeping && i32.length !== 0 && !this.seg.closed) Atomics.sub(i32, S.I_SLEEPERS, 1);
     }
   }
 
@@ -217,8 +195,8 @@ export class Semaphore {
    * if (s.tryAcquire()) { try { work(); } finally { s.release(); } }
    */
   tryAcquire(): boolean {
-    this.#checkOpen();
-    return this.#inLock(this.#lock.enterSync(), () => S.take(this.#i32, this.#i64, this.#me)) === 'ok';
+    this.checkOpen();
+    return this.#inLock(this.stateLock.enterSync(), () => S.take(this.i32, this.i64, this.me)) === 'ok';
   }
 
   /**
@@ -231,16 +209,16 @@ export class Semaphore {
    * s.release(2);     // two taken by two acquire() calls
    */
   release(n = 1): void {
-    this.#checkOpen();
+    this.checkOpen();
     checkInteger('n', n, 1, Semaphore.MAX_PERMITS);
-    const held = this.#inLock(this.#lock.enterSync(), () =>
-      S.give(this.#i32, this.#i64, this.#me, n) ? -1 : S.heldBy(this.#i32, this.#i64, this.#me),
+    const held = this.#inLock(this.stateLock.enterSync(), () =>
+      S.give(this.i32, this.i64, this.me, n) ? -1 : S.heldBy(this.i32, this.i64, this.me),
     );
     const ok = held < 0;
     if (!ok) {
       throw new ShmError(
         'ERR_SHM_NOT_OWNER',
-        `release(${n}) by thread ${unpack(this.#me).tid} of process ${process.pid}, which holds ${held} permit${held === 1 ? '' : 's'}`,
+        `release(${n}) by thread ${unpack(this.me).tid} of process ${process.pid}, which holds ${held} permit${held === 1 ? '' : 's'}`,
       );
     }
     this.#wake(n);
@@ -254,35 +232,32 @@ export class Semaphore {
    */
   #inLock<T>(recovered: boolean, fn: () => T): T {
     try {
-      if (recovered) S.repair(this.#i32);
+      if (recovered) S.repair(this.i32);
       return fn();
     } finally {
-      this.#lock.leave();
+      this.stateLock.leave();
       if (recovered) this.#wake(-1);
     }
   }
 
   /** Wakes up to `n` sleepers (-1: all), if any sleep. */
   #wake(n: number): void {
-    if (Atomics.load(this.#i32, S.I_SLEEPERS) > 0) binding.futexWake(this.#i32, S.I_SEQ, n);
+    if (Atomics.load(this.i32, S.I_SLEEPERS) > 0) binding.futexWake(this.i32, S.I_SEQ, n);
   }
 
   /** Returns the permits of provably dead holders. @returns how many */
   #reclaimDead(): number {
-    const dead = S.holders(this.#i32, this.#i64).filter((h) => h.id !== this.#me && provablyDead(unpack(h.id)));
+    const dead = S.holders(this.i32, this.i64).filter((h) => h.id !== this.me && provablyDead(unpack(h.id)));
     if (dead.length === 0) return 0;
-    const n = this.#inLock(this.#lock.enterSync(), () => dead.reduce((sum, d) => sum + S.reclaim(this.#i32, this.#i64, d.slot, d.id), 0));
+    const n = this.#inLock(this.stateLock.enterSync(), () => dead.reduce((sum, d) => sum + S.reclaim(this.i32, this.i64, d.slot, d.id), 0));
     if (n > 0) this.#wake(n);
     return n;
   }
 
   #timeout(ms: number, r: 'empty' | 'full'): ShmError {
-    const who = S.holders(this.#i32, this.#i64).map((h) => describe(h.id));
+    const who = S.holders(this.i32, this.i64).map((h) => describe(h.id));
     const why = r === 'empty' ? 'no permit free' : `all ${S.HOLDERS} holder slots taken by other threads`;
     return new ShmError('ERR_SHM_LOCK_TIMEOUT', `acquire() timed out after ${ms} ms: ${why}; held by thread${who.length === 1 ? '' : 's'} ${who.join(', ')}`);
   }
 
-  #checkOpen(): void {
-    if (this.#i32.length === 0 || this.#seg.closed) throw closedError(this.#seg);
-  }
 }
