@@ -5,8 +5,9 @@
  * @internal
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { ShmError } from './errors';
-import { WORKER_ENV, restoreError, type FromWorker, type ToWorker, type Wire, type WireError } from './fork-wire';
+import { ShmError } from '../errors';
+import { ParentLanes } from './lanes';
+import { WORKER_ENV, restoreError, type FromWorker, type ToWorker, type Wire, type WireError } from './wire';
 
 /** One finished chunk: its index, its rows `[start, end)` and what the worker returned. */
 export interface ChunkResult<R = unknown> {
@@ -26,6 +27,8 @@ export interface RunSpec {
   output: Wire | null;
   execArgv: string[];
   workerData: unknown;
+  /** 'channel': tasks and results through shared-memory channels (the default); 'ipc': through child.send. */
+  transport: 'channel' | 'ipc';
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   onResult: (r: ChunkResult) => void;
@@ -51,7 +54,12 @@ interface Task {
 
 interface Slot {
   child: ChildProcess;
+  /** Its index: the worker's place on the lanes' board. */
+  n: number;
+  /** The task it runs (IPC transport; with lanes the board says). */
   task: Task | null;
+  /** It has said 'ready' (its script called defineWorker). */
+  ready: boolean;
   exited: Promise<void>;
   gone: boolean;
 }
@@ -68,6 +76,9 @@ function workerError(message: string, pid: number | undefined, task: Task | null
 export function startRun(spec: RunSpec): Run {
   const tasks = Math.ceil(spec.total / spec.chunk);
   const slots: Slot[] = [];
+  const finishedChunks = new Uint8Array(Math.ceil(tasks / 8));
+  let lanes: ParentLanes | null = null;
+  let pumped: Promise<void> = Promise.resolve();
   let next = 0;
   let completed = 0;
   let rowsDone = 0;
@@ -81,11 +92,17 @@ export function startRun(spec: RunSpec): Run {
   });
 
   const onAbort = () => void fail(spec.signal!.reason);
+  const taskOf = (index: number): Task => {
+    const start = index * spec.chunk;
+    return { index, start, end: Math.min(start + spec.chunk, spec.total) };
+  };
+  const isDone = (index: number) => (finishedChunks[index >> 3]! & (1 << (index & 7))) !== 0;
 
   /** Stops every worker; graceful = close the channel and let it exit, else SIGTERM. Then SIGKILL. */
   function stopAll(graceful: boolean): Promise<void> {
     stopping ??= (async () => {
       spec.signal?.removeEventListener('abort', onAbort);
+      lanes?.end(); // idle workers and the pump return
       const live = slots.filter((s) => !s.gone);
       for (const s of live) {
         if (graceful && s.child.connected) s.child.disconnect();
@@ -96,6 +113,8 @@ export function startRun(spec: RunSpec): Run {
       }, graceful ? EXIT_GRACE_MS : KILL_GRACE_MS);
       await Promise.all(live.map((s) => s.exited));
       clearTimeout(timer);
+      await pumped;
+      lanes?.dispose();
     })();
     return stopping;
   }
@@ -114,6 +133,39 @@ export function startRun(spec: RunSpec): Run {
     resolve();
   }
 
+  /** Takes a chunk's result (once): true if the run goes on. */
+  function complete(index: number, result: unknown): boolean {
+    if (settled || !(index >= 0 && index < tasks) || isDone(index)) return false;
+    finishedChunks[index >> 3] |= 1 << (index & 7);
+    completed++;
+    const task = taskOf(index);
+    rowsDone += task.end - task.start;
+    try {
+      spec.onResult({ ...task, result });
+      spec.onProgress?.(rowsDone, spec.total);
+    } catch (err) {
+      void fail(err);
+      return false;
+    }
+    if (completed < tasks) return true;
+    void succeed();
+    return false;
+  }
+
+  /** The lanes' results, as they come; more tasks for each. */
+  async function pump(l: ParentLanes): Promise<void> {
+    while (!settled) {
+      let r;
+      try {
+        r = await l.next();
+      } catch (err) {
+        if (!settled) void fail(err);
+        return;
+      }
+      if (complete(r.index, r.result)) next = l.fill(next, tasks);
+    }
+  }
+
   function send(slot: Slot, msg: ToWorker): void {
     // Usually the worker has just died and its 'exit' (with the signal or code) comes first; if it does not, report this.
     const lost = (err: Error) =>
@@ -129,15 +181,14 @@ export function startRun(spec: RunSpec): Run {
     }
   }
 
+  /** The IPC transport: the next task to this worker. */
   function dispatch(slot: Slot): void {
     if (settled) return;
     if (next >= tasks) {
       slot.task = null;
       return;
     }
-    const index = next++;
-    const start = index * spec.chunk;
-    slot.task = { index, start, end: Math.min(start + spec.chunk, spec.total) };
+    slot.task = taskOf(next++);
     send(slot, { shmkit: 'task', ...slot.task });
   }
 
@@ -145,33 +196,33 @@ export function startRun(spec: RunSpec): Run {
     if (settled || typeof msg !== 'object' || msg === null || !('shmkit' in msg)) return;
     switch (msg.shmkit) {
       case 'ready':
-        send(slot, { shmkit: 'init', input: spec.input, output: spec.output, workerData: spec.workerData });
+        slot.ready = true;
+        send(slot, {
+          shmkit: 'init',
+          input: spec.input,
+          output: spec.output,
+          workerData: spec.workerData,
+          lanes: lanes?.wire(slot.n) ?? null,
+          chunk: spec.chunk,
+          total: spec.total,
+        });
         return;
       case 'idle':
         dispatch(slot);
         return;
-      case 'done': {
-        const task = slot.task;
-        if (!task || task.index !== msg.index) return;
-        completed++;
-        rowsDone += task.end - task.start;
-        try {
-          spec.onResult({ ...task, result: msg.result });
-          spec.onProgress?.(rowsDone, spec.total);
-        } catch (err) {
-          void fail(err);
-          return;
+      case 'done':
+        if (lanes) {
+          // A result too large for the results ring.
+          if (complete(msg.index, msg.result)) next = lanes.fill(next, tasks);
+        } else if (slot.task?.index === msg.index && complete(msg.index, msg.result)) {
+          dispatch(slot);
         }
-        if (completed === tasks) void succeed();
-        else dispatch(slot);
         return;
-      }
       case 'error': {
         const e: WireError = msg.error;
-        const where = slot.task && msg.index !== null ? rows(slot.task) : 'attaching its input/output';
-        void fail(
-          workerError(`forkMap: ${where} failed in worker ${slot.child.pid}: ${e.message}`, slot.child.pid, msg.index === null ? null : slot.task, restoreError(e)),
-        );
+        const task = msg.index === null ? null : taskOf(msg.index);
+        const where = task ? rows(task) : 'attaching its input/output';
+        void fail(workerError(`forkMap: ${where} failed in worker ${slot.child.pid}: ${e.message}`, slot.child.pid, task, restoreError(e)));
         return;
       }
     }
@@ -180,10 +231,18 @@ export function startRun(spec: RunSpec): Run {
   function onExit(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
     slot.gone = true;
     if (settled) return;
+    // Results it sent before it went still count (the last of them may complete the run).
+    lanes?.drain((r) => complete(r.index, r.result));
+    if (settled) return;
+    let task = slot.task;
+    if (lanes) {
+      const running = lanes.running(slot.n);
+      task = running !== null && !isDone(running) ? taskOf(running) : null;
+    }
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     const cause = Object.assign(new Error(`worker ${slot.child.pid} ${how}`), { exitCode: code, signal });
-    const where = slot.task ? `while running ${rows(slot.task)}` : 'before taking a task (did the script call defineWorker()?)';
-    void fail(workerError(`forkMap: worker ${slot.child.pid} ${how} ${where}`, slot.child.pid, slot.task, cause));
+    const where = task ? `while running ${rows(task)}` : slot.ready ? 'between chunks' : 'before taking a task (did the script call defineWorker()?)';
+    void fail(workerError(`forkMap: worker ${slot.child.pid} ${how} ${where}`, slot.child.pid, task, cause));
   }
 
   if (spec.signal?.aborted) {
@@ -199,6 +258,17 @@ export function startRun(spec: RunSpec): Run {
   spec.signal?.addEventListener('abort', onAbort, { once: true });
 
   const count = Math.min(spec.workers, tasks);
+  if (spec.transport === 'channel') {
+    try {
+      lanes = ParentLanes.create(count);
+    } catch {
+      lanes = null; // no room for the channels (a small /dev/shm): tasks and results go over IPC
+    }
+  }
+  if (lanes) {
+    next = lanes.fill(0, tasks);
+    pumped = pump(lanes);
+  }
   for (let i = 0; i < count; i++) {
     let child: ChildProcess;
     try {
@@ -214,7 +284,7 @@ export function startRun(spec: RunSpec): Run {
       break;
     }
     let markExited!: () => void;
-    const slot: Slot = { child, task: null, gone: false, exited: new Promise<void>((res) => (markExited = res)) };
+    const slot: Slot = { child, n: i, task: null, ready: false, gone: false, exited: new Promise<void>((res) => (markExited = res)) };
     child.once('exit', (code, signal) => {
       onExit(slot, code, signal);
       markExited();

@@ -4,10 +4,11 @@
  * errors flattened so they survive serialization.
  * @internal
  */
-import { SharedMemory, type SegmentHandle } from './segment';
+import { SharedMemory, type SegmentHandle } from '../segment';
 // Types only: the table module is loaded at run time only when a table handle arrives.
-import type { RecordTable, TableHandle } from './table/index';
-import { ShmError, invalidType, invalidValue } from './errors';
+import type { RecordTable, TableHandle } from '../table/index';
+import { ShmError, invalidType, invalidValue } from '../errors';
+import type { LanesWire } from './lanes';
 
 /** Environment variable that tells a forked process who forked it (the parent pid). */
 export const WORKER_ENV = 'SHMKIT_FORKMAP_PARENT';
@@ -43,7 +44,7 @@ export interface WireError {
 
 /** Parent → worker. */
 export type ToWorker =
-  | { shmkit: 'init'; input: Wire | null; output: Wire | null; workerData: unknown }
+  | { shmkit: 'init'; input: Wire | null; output: Wire | null; workerData: unknown; lanes: LanesWire | null; chunk: number; total: number }
   | { shmkit: 'task'; index: number; start: number; end: number };
 
 /** Worker → parent. `index` is null for a failure outside any task (attaching). */
@@ -137,7 +138,7 @@ export function attach(wire: Wire, role: 'input' | 'output', opened: Closable[])
     }
     case 'table': {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { RecordTable: Table } = require('./table') as typeof import('./table');
+      const { RecordTable: Table } = require('../table') as typeof import('../table');
       const table = Table.attach(wire.handle, { readonly: role === 'input' });
       opened.push(table);
       return table;

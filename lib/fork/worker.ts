@@ -2,8 +2,9 @@
  * The worker side of forkMap: defineWorker() answers the parent's tasks with
  * the user's function, over inputs and outputs attached once at start.
  */
-import { ShmError, invalidType } from './errors';
-import { WORKER_ENV, attach, flattenError, type FromWorker, type ToWorker } from './fork-wire';
+import { ShmError, invalidType } from '../errors';
+import { WorkerLanes } from './lanes';
+import { WORKER_ENV, attach, flattenError, type FromWorker, type ToWorker } from './wire';
 
 /** What the worker function receives for each chunk. */
 export interface WorkerTask<In = any, Out = any> {
@@ -65,41 +66,65 @@ export function defineWorker<In = any, Out = any, R = unknown>(fn: (task: Worker
   const reply = (msg: FromWorker) => {
     // Once the parent has closed the channel (run over, failed or aborted) there is nobody to tell.
     if (!process.connected) return;
+    // The callback keeps a late write failure (EPIPE as the parent goes) from becoming an 'error' event.
+    // A throw (a result that cannot be cloned) goes to run()'s caller; with the channel gone, 'disconnect' ends us.
+    process.send!(msg, undefined, {}, () => {});
+  };
+
+  /** Runs one chunk; the result or the error goes back through `send`. */
+  const run = async (index: number, start: number, end: number, send: (result: R) => Promise<void> | void) => {
+    let result: R;
     try {
-      // The callback keeps a late write failure (EPIPE as the parent goes) from becoming an 'error' event.
-      process.send!(msg, undefined, {}, () => {});
+      result = await fn({ input: input as In, output: output as Out, index, start, end, workerData });
     } catch (err) {
-      // A result that cannot be cloned (a function, say): report that instead.
-      if (msg.shmkit === 'done') {
-        const e = new TypeError(`the result of chunk ${msg.index} cannot be sent to the parent: ${(err as Error).message}`);
-        reply({ shmkit: 'error', index: msg.index, error: flattenError(e) });
-      }
-      // Otherwise the channel is gone: the parent has left, and 'disconnect' ends us.
+      reply({ shmkit: 'error', index, error: flattenError(err) });
+      return false;
+    }
+    try {
+      await send(result);
+    } catch (err) {
+      const e = new TypeError(`the result of chunk ${index} cannot be sent to the parent: ${(err as Error).message}`);
+      reply({ shmkit: 'error', index, error: flattenError(e) });
+      return false;
+    }
+    return true;
+  };
+
+  /** The channel path: take chunks until the run is over, send results through the lanes. */
+  const loop = async (lanes: WorkerLanes, chunk: number, total: number) => {
+    for (let index; (index = await lanes.take()) !== null; ) {
+      const start = index * chunk;
+      const ok = await run(index, start, Math.min(start + chunk, total), async (result) => {
+        if (!(await lanes.put(index!, result))) {
+          lanes.clear();
+          reply({ shmkit: 'done', index: index!, result }); // too large for the ring: the IPC way
+        }
+      });
+      if (!ok) return; // the run has failed: the parent stops us
     }
   };
 
-  process.on('message', async (msg: ToWorker) => {
+  process.on('message', (msg: ToWorker) => {
     if (typeof msg !== 'object' || msg === null || !('shmkit' in msg)) return;
     if (msg.shmkit === 'init') {
+      let lanes: WorkerLanes | null = null;
       try {
         input = msg.input ? attach(msg.input, 'input', opened) : undefined;
         output = msg.output ? attach(msg.output, 'output', opened) : undefined;
         workerData = msg.workerData;
+        if (msg.lanes) lanes = new WorkerLanes(msg.lanes, opened);
       } catch (err) {
         reply({ shmkit: 'error', index: null, error: flattenError(err) });
         return;
       }
-      reply({ shmkit: 'idle' });
+      if (lanes) {
+        loop(lanes, msg.chunk, msg.total).catch((err: unknown) => reply({ shmkit: 'error', index: null, error: flattenError(err) }));
+      } else {
+        reply({ shmkit: 'idle' });
+      }
     } else if (msg.shmkit === 'task') {
       const { index, start, end } = msg;
-      let result: R;
-      try {
-        result = await fn({ input: input as In, output: output as Out, index, start, end, workerData });
-      } catch (err) {
-        reply({ shmkit: 'error', index, error: flattenError(err) });
-        return;
-      }
-      reply({ shmkit: 'done', index, result });
+      void run(index, start, end, (result) => reply({ shmkit: 'done', index, result }));
     }
   });
 

@@ -6,13 +6,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { checkInteger, invalidType, invalidValue } from './errors';
-import { startRun, type ChunkResult } from './fork-pool';
-import { encode, tableLength, type Shared } from './fork-wire';
+import { checkInteger, invalidType, invalidValue } from '../errors';
+import { startRun, type ChunkResult } from './pool';
+import { encode, tableLength, type Shared } from './wire';
 
-export { defineWorker, isForkWorker, type WorkerTask } from './fork-worker';
-export type { ChunkResult } from './fork-pool';
-export type { Shared, Shareable } from './fork-wire';
+export { defineWorker, isForkWorker, type WorkerTask } from './worker';
+export type { ChunkResult } from './pool';
+export type { Shared, Shareable } from './wire';
 
 /** Options of {@link forkMap} and {@link forkMap.stream}. */
 export interface ForkMapOptions {
@@ -86,7 +86,31 @@ function prepare(script: unknown, options: unknown) {
   } catch (err) {
     throw invalidValue('options.workerData', `must be structured-cloneable: ${(err as Error).message}`);
   }
-  return { script: file, input, output, total, workers, chunk, execArgv, signal: o.signal, onProgress: o.onProgress, workerData: o.workerData };
+  return {
+    script: file,
+    input,
+    output,
+    total,
+    workers,
+    chunk,
+    execArgv,
+    signal: o.signal,
+    onProgress: o.onProgress,
+    workerData: o.workerData,
+    transport: transport(),
+  };
+}
+
+/**
+ * Tasks and results go through shared-memory channels unless
+ * `SHMKIT_FORKMAP_TRANSPORT=ipc` asks for child.send (the benchmark's
+ * baseline, and a way to rule the channels out when diagnosing).
+ */
+function transport(): 'channel' | 'ipc' {
+  const t = process.env.SHMKIT_FORKMAP_TRANSPORT;
+  if (t === undefined || t === '' || t === 'channel') return 'channel';
+  if (t === 'ipc') return 'ipc';
+  throw invalidValue('SHMKIT_FORKMAP_TRANSPORT', `must be 'channel' or 'ipc', got '${t}'`);
 }
 
 /**
