@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -21,6 +21,14 @@ const prefix = testPrefix('fork');
 afterEach(() => removeAll(prefix));
 
 const SUM = path.join(FIXTURES, 'fork-sum.ts');
+/** forkMap's two ways of moving tasks and results: every run-level test runs over both. */
+const TRANSPORTS = ['channel', 'ipc'] as const;
+
+/** Runs the enclosing describe's forkMap calls over `transport` (forkMap reads the variable at each call). */
+function useTransport(transport: (typeof TRANSPORTS)[number]): void {
+  beforeAll(() => void (process.env.SHMKIT_FORKMAP_TRANSPORT = transport));
+  afterAll(() => void delete process.env.SHMKIT_FORKMAP_TRANSPORT);
+}
 const TABLE = path.join(FIXTURES, 'fork-table.ts');
 
 type SumResult = { sum: number; pid: number; inputs: number };
@@ -84,7 +92,8 @@ function rejection(outcome: PromiseSettledResult<unknown>): ShmError & { chunk?:
   return (outcome as PromiseRejectedResult).reason;
 }
 
-describe('forkMap()', () => {
+describe.each(TRANSPORTS)('forkMap() — tasks and results over %s', (transport) => {
+  useTransport(transport);
   it('returns every chunk result in chunk order, writes the output in place, and leaves no process', async () => {
     const s = setup(1000);
     const progress: [number, number][] = [];
@@ -151,7 +160,7 @@ describe('forkMap()', () => {
     expect(cause.stack).toContain('fork-sum.ts'); // the worker's own stack
     expect(pids).toHaveLength(2);
     expect(pids.every(isGone)).toBe(true);
-    // Workers never unlink what they were given; forkMap made nothing of its own.
+    // Workers never unlink what they were given (forkMap's own channels have another prefix).
     expect(shmEntries(prefix).sort()).toEqual([...s.names].sort());
     s.dispose();
   });
@@ -313,10 +322,17 @@ describe('forkMap() when its own process dies', () => {
     await waitFor(() => workers.every(processGone), 'the orphaned workers to exit', 10_000);
     // The dead parent's own segments are cleaned up by its owner tracker.
     await waitFor(() => shmEntries(p).length === 0, "the dead parent's segments to be unlinked", 10_000);
+    // forkMap's own channels and board too.
+    await waitFor(
+      () => SharedMemory.list({ prefix: 'shmkit-fork' }).every((e) => e.owner?.pid !== parent.pid),
+      "the dead parent's forkMap channels to be unlinked",
+      10_000,
+    );
   });
 });
 
-describe('forkMap() over record tables', () => {
+describe.each(TRANSPORTS)('forkMap() over record tables — %s', (transport) => {
+  useTransport(transport);
   const In = defineSchema({ x: 'float64', tag: { category: ['keep', 'drop'] } });
   const Out = defineSchema({ y: 'float64' });
   type TableResult = { kept: number; pid: number; inputs: number; length: number };
@@ -391,7 +407,8 @@ describe('forkMap() over record tables', () => {
   });
 });
 
-describe('forkMap.stream()', () => {
+describe.each(TRANSPORTS)('forkMap.stream() — %s', (transport) => {
+  useTransport(transport);
   it('yields every chunk exactly once, as each completes, with its rows and result', async () => {
     const s = setup(500);
     const seen: ChunkResult<SumResult>[] = [];

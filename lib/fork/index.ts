@@ -120,8 +120,11 @@ function transport(): 'channel' | 'ipc' {
  *
  * On any failure — a worker throws, dies, or cannot attach; `onProgress`
  * throws; `signal` aborts — every worker is killed and waited for before the
- * promise rejects. forkMap creates no segments, and workers never unlink the
- * input or output.
+ * promise rejects. Workers never unlink the input or output. Tasks and
+ * results travel through two channels and a small board that forkMap
+ * creates for the run (owned, unlinked when it ends or this process dies);
+ * where /dev/shm has no room for them, or `SHMKIT_FORKMAP_TRANSPORT=ipc`
+ * says so, through child.send.
  *
  * @throws (rejects) TypeError/RangeError on bad options, before any fork;
  *   ENOENT if `script` does not exist; ShmError ERR_SHM_WORKER naming the

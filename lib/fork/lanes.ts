@@ -17,7 +17,8 @@
  * @internal
  */
 import { Channel } from '../channel/channel';
-import { decode, encode, flatten } from '../channel/codec';
+import * as v8 from 'node:v8';
+import { TAG, decode, encode, flatten, type Encoded } from '../channel/codec';
 import { SharedMemory, type SegmentHandle } from '../segment';
 
 /** Ring bytes of the tasks channel: 1024 chunks in flight (a chunk index takes one 64-byte slot). */
@@ -180,7 +181,9 @@ export class WorkerLanes {
 
 /** `[index f64][tag][value]`. */
 export function packResult(index: number, result: unknown): Uint8Array {
-  const e = encode(result);
+  // A Buffer (any Uint8Array subclass) keeps its class, as over IPC: v8.serialize records it; plain bytes go as they are.
+  const e: Encoded =
+    result instanceof Uint8Array && result.constructor !== Uint8Array ? { tag: TAG.v8, bytes: 0, raw: v8.serialize(result) } : encode(result);
   const value = flatten(e);
   const out = Buffer.allocUnsafe(RESULT_HEAD + value.length);
   out.writeDoubleLE(index, 0);
