@@ -32,6 +32,10 @@ export const NATIVE_TESTS = [
   'test/grow.test.ts',
   'test/table-arrow-api.test.ts',
   'test/file-segment.test.ts',
+  'test/channel.test.ts',
+  'test/semaphore.test.ts',
+  'test/barrier.test.ts',
+  'test/fork-lanes.test.ts',
 ];
 
 const args = process.argv.slice(2);
