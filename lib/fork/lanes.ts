@@ -97,10 +97,15 @@ export class ParentLanes {
     return v > 0 ? v - 1 : null;
   }
 
-  /** Every result already in the results channel, without waiting. */
-  drain(each: (r: LaneResult) => void): void {
-    if (this.results.segment.closed) return;
-    for (let b; (b = this.results.receiveBytesSync(0)) !== undefined; ) each(unpackResult(b));
+  /**
+   * Every result already in the results channel, without waiting; stops
+   * when `each` returns false (the run is over: it may have ended the lanes).
+   */
+  drain(each: (r: LaneResult) => boolean): void {
+    while (!this.results.closed) {
+      const b = this.results.receiveBytesSync(0);
+      if (b === undefined || !each(unpackResult(b))) return;
+    }
   }
 
   /** The next result; rejects with ERR_SHM_CHANNEL_CLOSED once {@link end} was called. */
