@@ -2,6 +2,7 @@
  * Channel: a bounded multi-producer multi-consumer message queue in a
  * segment of its own, between processes and worker threads.
  */
+import { setImmediate as immediate } from 'node:timers/promises';
 import { binding } from '../binding';
 import { ShmError, checkInteger, invalidType } from '../errors';
 import { provablyDead, selfPacked, unpack } from '../identity';
@@ -31,6 +32,11 @@ export interface ChannelWaitOptions {
 
 /** How long a waiting receiver or sender spins (looking again) before it sleeps. */
 const SPIN_MS = 0.05;
+/**
+ * The longest a stream of `receive()` calls that each find a message (and
+ * so resolve in microtasks only) may keep the event loop from a turn.
+ */
+const TURN_MS = 2;
 /** While a writer is still writing the next message, sleeps are cut to this, to look for its death. */
 const PENDING_SLICE_MS = 25;
 const token = Symbol('Channel');
@@ -61,6 +67,8 @@ export class Channel implements AsyncIterable<unknown> {
   readonly #ctl: Int32Array;
   readonly #data: Uint8Array;
   readonly #buf: Buffer;
+  /** When a receive() last let the event loop take a turn. */
+  #turn = performance.now();
 
   /** @internal use {@link Channel.create} or {@link Channel.attach}. */
   constructor(key: typeof token, seg: SharedMemory) {
@@ -272,7 +280,10 @@ export class Channel implements AsyncIterable<unknown> {
   }
 
   /**
-   * The next message, without blocking the event loop.
+   * The next message, without blocking the event loop. While messages keep
+   * coming, each call resolves at once (microtasks only), so one call in a
+   * while (at least every 2 ms) first lets the event loop take a turn:
+   * timers, I/O and `for await` over a busy channel get along.
    * @throws `ERR_SHM_CHANNEL_CLOSED` once the channel is closed and drained;
    *   `ERR_SHM_LOCK_TIMEOUT` after `timeout` ms
    * @example
@@ -288,6 +299,10 @@ export class Channel implements AsyncIterable<unknown> {
   }
 
   async #receive(bytesOnly: boolean, options: ChannelWaitOptions): Promise<unknown> {
+    if (performance.now() - this.#turn > TURN_MS) {
+      await immediate(); // a busy stream must not starve timers, I/O and other processes' exits
+      this.#turn = performance.now();
+    }
     const deadline = this.#deadline(options.timeout);
     for (;;) {
       let got = this.#tryReceive(bytesOnly);
@@ -302,6 +317,7 @@ export class Channel implements AsyncIterable<unknown> {
         const left = deadline - performance.now();
         if (left <= 0) throw new ShmError('ERR_SHM_LOCK_TIMEOUT', `no message in channel '${this.name}' within ${options.timeout} ms`);
         await waitAsync(this.#ctl, CTL.dataSeq, seen, Math.min(left, got === PENDING ? PENDING_SLICE_MS : 1000));
+        this.#turn = performance.now(); // the wait was a turn
       } finally {
         Atomics.sub(this.#ctl, CTL.readers, 1);
       }

@@ -5,7 +5,6 @@
  * @internal
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { setImmediate as immediate } from 'node:timers/promises';
 import { ShmError } from '../errors';
 import { ParentLanes } from './lanes';
 import { WORKER_ENV, restoreError, type FromWorker, type ToWorker, type Wire, type WireError } from './wire';
@@ -44,8 +43,6 @@ export interface Run {
 
 /** How long a worker may take to exit after its channel is closed. */
 const EXIT_GRACE_MS = 2000;
-/** The longest the result pump runs without letting the event loop take a turn. */
-const PUMP_SLICE_MS = 2;
 /** How long a worker may take to die of SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 250;
 
@@ -155,14 +152,8 @@ export function startRun(spec: RunSpec): Run {
     return false;
   }
 
-  /**
-   * The lanes' results, as they come; more tasks for each. While results
-   * keep coming, each `await` resolves at once (microtasks only), so the
-   * loop gives the event loop a turn every PUMP_SLICE_MS: a worker's exit,
-   * an IPC error or an abort is seen mid-stream, not after it.
-   */
+  /** The lanes' results, as they come; more tasks for each (the channel's receive lets the event loop take turns). */
   async function pump(l: ParentLanes): Promise<void> {
-    let turn = performance.now();
     while (!settled) {
       let r;
       try {
@@ -172,10 +163,6 @@ export function startRun(spec: RunSpec): Run {
         return;
       }
       if (complete(r.index, r.result)) next = l.fill(next, tasks);
-      if (performance.now() - turn > PUMP_SLICE_MS) {
-        await immediate();
-        turn = performance.now();
-      }
     }
   }
 
