@@ -80,10 +80,11 @@ export function noSpace(err: unknown, requested: number, where: string): unknown
   const fsPath = shm ? SHM_DIR : path.dirname(where);
   const space = trySpace(fsPath);
   e.requested = requested;
-  const room = space === undefined ? `${fsPath} has too little free` : `${fsPath} has ${count(space.free)} free of ${humanSize(space.size)}`;
+  // Without statfs (Node < 18.15, or no such mount) the message says what it knows.
+  const room = space === undefined ? '' : `, ${shm ? '' : 'the filesystem of '}${fsPath} has ${count(space.free)} free of ${humanSize(space.size)}`;
   if (space !== undefined) e.free = space.free;
   const hint = shm ? SHM_HINT : 'free some space there, or put the file on a larger filesystem';
-  e.message = `${e.message}: needed ${count(requested)}, ${shm ? '' : 'the filesystem of '}${room}; ${hint}`;
+  e.message = `${e.message}: needed ${count(requested)}${room}; ${hint}`;
   if (typeof e.stack === 'string') e.stack = `${e.name}: ${e.message}${e.stack.slice(e.stack.indexOf('\n'))}`;
   return e;
 }
