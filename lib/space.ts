@@ -22,13 +22,8 @@ export interface FsSpace {
   free: number;
 }
 
-/** An `ENOSPC` from shmkit: the fs-shaped error plus the two numbers of its message. */
-export interface NoSpaceError extends SystemError {
-  /** Bytes the failed call asked for. */
-  requested: number;
-  /** Bytes free on that filesystem right after the failure (absent if statfs failed). */
-  free?: number;
-}
+/** An `ENOSPC` from shmkit: the fs-shaped error plus the numbers of its message (`free` absent if statfs failed). */
+export type NoSpaceError = SystemError & { requested: number };
 
 /**
  * `statfs` of the filesystem holding `where` (default /dev/shm).
@@ -110,7 +105,7 @@ export function withSpace(requested: number, where: string, allocate: () => void
 let warned = false;
 
 /**
- * Warns, once per process (`process.emitWarning`, code `SHMKIT_SHM_LOW`),
+ * Warns, once per process (per thread in worker threads; `process.emitWarning`, code `SHMKIT_SHM_LOW`),
  * when `bytes` would take more than half of what is free on the
  * filesystem of `where` (default /dev/shm) yet still fit: the next request
  * may not. A request larger than all that is free is not warned of: it
