@@ -17,6 +17,10 @@ export interface SystemError extends Error {
   errno: number;
   syscall: string;
   path?: string;
+  /** On an `ENOSPC` from shmkit: the bytes the failed call asked for. */
+  requested?: number;
+  /** On an `ENOSPC` from shmkit: the bytes free on that filesystem just after it failed. */
+  free?: number;
 }
 
 /**

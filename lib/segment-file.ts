@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { binding } from './binding';
 import { ShmError, checkInteger, invalidType, invalidValue, systemError } from './errors';
 import type { AttachOptions, OpenOptions } from './segment-types';
+import { withSpace } from './space';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NONBLOCK } = fs.constants;
 
@@ -97,7 +98,7 @@ function createFile(file: string, size: number, mode: number, sparse: boolean): 
     // Blocks reserved now (ENOSPC here, never a SIGBUS later); a growable
     // table's sparse file gets them ahead of its appends instead.
     if (sparse) fs.ftruncateSync(fd, size);
-    else binding.reserve(fd, size, file);
+    else withSpace(size, file, () => binding.reserve(fd, size, file));
     buffer = binding.map(fd, size, false, file);
   } catch (err) {
     fs.closeSync(fd);
@@ -127,7 +128,7 @@ function openExisting(file: string, expected: number | undefined, readonly: bool
     // A file made elsewhere may have holes: a write into one on a full disk
     // would be a SIGBUS, so they get blocks now. Tables (keepFd) allocate
     // ahead of their own writes and keep their sparse extent sparse.
-    if (!readonly && !keepFd && size > 0) binding.fill(fd, size, file);
+    if (!readonly && !keepFd && size > 0) withSpace(Math.max(0, size - st.blocks * 512), file, () => binding.fill(fd, size, file));
     const buffer: ArrayBufferLike = size === 0 ? new ArrayBuffer(0) : binding.map(fd, size, readonly, file);
     keep = keepFd && !readonly;
     return { path: file, size, buffer, readonly, fd: keep ? fd : -1 };

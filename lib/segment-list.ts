@@ -1,6 +1,7 @@
 /**
  * What SharedMemory.list says of one /dev/shm entry: its size, kind (a
- * table's or a channel's magic at offset 0, or raw) and owner.
+ * table's or a channel's magic at offset 0, or raw) and owner; and, for
+ * `shmkit df`, how much memory each entry holds.
  * @internal
  */
 import * as fs from 'node:fs';
@@ -14,6 +15,38 @@ const { O_RDONLY } = fs.constants;
 
 /** Size and kind of one /dev/shm entry; undefined if it vanished meanwhile. */
 export function describeSegment(name: string): SegmentInfo | undefined {
+  const d = describeHolding(name);
+  if (d === undefined) return undefined;
+  const { held: _held, ...info } = d;
+  return info;
+}
+
+/** A /dev/shm entry and the memory it holds. */
+export interface SegmentHolding extends SegmentInfo {
+  /**
+   * Bytes of the filesystem it takes (`st_blocks × 512`): its pages, not its
+   * apparent size (a growable table's extent is sparse: terabytes apparent,
+   * only the rows it holds in memory).
+   */
+  held: number;
+}
+
+/**
+ * Every regular file directly under /dev/shm with its size, kind, owner and
+ * the memory it holds, sorted by name. Entries that vanish meanwhile are left out.
+ * @throws the fs error of readdir (`ENOENT` where there is no /dev/shm)
+ */
+export function listHoldings(): SegmentHolding[] {
+  const out: SegmentHolding[] = [];
+  for (const entry of fs.readdirSync(SHM_DIR, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const d = describeHolding(entry.name);
+    if (d) out.push(d);
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function describeHolding(name: string): SegmentHolding | undefined {
   let fd: number;
   try {
     fd = fs.openSync(`${SHM_DIR}/${name}`, O_RDONLY);
@@ -21,18 +54,21 @@ export function describeSegment(name: string): SegmentInfo | undefined {
     if ((err as SystemError).code === 'ENOENT') return undefined;
     // Not readable by us: we can still say how large it is.
     try {
-      return { name, size: fs.statSync(`${SHM_DIR}/${name}`).size, kind: 'raw' };
+      const st = fs.statSync(`${SHM_DIR}/${name}`);
+      return { name, size: st.size, kind: 'raw', held: st.blocks * 512 };
     } catch {
       return undefined;
     }
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    const st = fs.fstatSync(fd);
+    const size = st.size;
+    const held = st.blocks * 512;
     const head = Buffer.alloc(TABLE_MAGIC.length);
     const n = size >= head.length ? fs.readSync(fd, head, 0, head.length, 0) : 0;
     const kind = n < head.length ? 'raw' : head.equals(TABLE_MAGIC) ? 'table' : head.equals(CHANNEL_MAGIC) ? 'channel' : 'raw';
     const owner = ownerOf(name);
-    return owner === undefined ? { name, size, kind } : { name, size, owner: { pid: owner.pid, alive: owner.alive }, kind };
+    return owner === undefined ? { name, size, kind, held } : { name, size, owner: { pid: owner.pid, alive: owner.alive }, kind, held };
   } finally {
     fs.closeSync(fd);
   }

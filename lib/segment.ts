@@ -11,6 +11,7 @@ import { checkName, generateName, SHM_DIR } from './names';
 import { adopt, disown, handOff, own, owns } from './ownership';
 import { sweep, type SweepOptions } from './sweep';
 import { describeSegment } from './segment-list';
+import { withSpace } from './space';
 import { flushFile, handleOptions, isFileHandle, openFile } from './segment-file';
 import type { AttachOptions, BufferKind, CreateOptions, OpenOptions, SegmentHandle, SegmentInfo } from './segment-types';
 
@@ -81,15 +82,17 @@ export class SharedMemory implements Disposable {
    * so that writing it can never fault: the pages are made and mapped in one
    * call (MADV_POPULATE_WRITE), or, where that fails (a full /dev/shm, an
    * old kernel), by posix_fallocate, which says why.
-   * @throws `ENOSPC` (syscall 'posix_fallocate') when /dev/shm is full;
+   * @throws `ENOSPC` (syscall 'posix_fallocate') when /dev/shm is full, its message completed by lib/space.ts;
    *   `ERR_SHM_CLOSED`; TypeError if the segment keeps no descriptor
    */
   allocate(offset: number, length: number): void {
     if (this.#closed) throw new ShmError('ERR_SHM_CLOSED', `segment '${this.#name}' is closed`);
     if (this.#fd < 0) throw new TypeError(`segment '${this.#name}' was not opened to grow`);
     // A file's blocks come from fallocate alone (populating would dirty pages of zeros).
-    if (!this.#file && binding.populate(bytes(this.#buffer), offset, length) === 0) return;
-    binding.allocate(this.#fd, offset, length, this.#name);
+    withSpace(length, this.#name, () => {
+      if (!this.#file && binding.populate(bytes(this.#buffer), offset, length) === 0) return;
+      binding.allocate(this.#fd, offset, length, this.#name);
+    });
   }
 
   /**
@@ -98,7 +101,7 @@ export class SharedMemory implements Disposable {
    *
    * @throws TypeError/RangeError on bad options, before any system call
    * @throws `EEXIST` if the name is taken (the existing segment is untouched);
-   *   `ENOSPC` if /dev/shm cannot hold `size` bytes (nothing is left behind)
+   *   `ENOSPC` if /dev/shm cannot hold `size` (nothing left behind; see `err.requested`, `err.free`)
    * @example
    * const seg = SharedMemory.create({ name: 'app.cache', size: 4096 });
    */
@@ -117,7 +120,7 @@ export class SharedMemory implements Disposable {
     try {
       fs.fchmodSync(fd, mode);
       if (keep) fs.ftruncateSync(fd, size);
-      else binding.reserve(fd, size, name);
+      else withSpace(size, name, () => binding.reserve(fd, size, name));
       buffer = binding.map(fd, size, false, name);
       if (options.owned !== false) own(name, fd);
     } catch (err) {

@@ -6,14 +6,14 @@ import * as path from 'node:path';
 import { SharedMemory } from '../lib/segment';
 import { orphanSegment, removeAll, ROOT, shmEntries, testPrefix } from './helpers';
 
-// The real binary (bin/shmkit.js → dist/cli.js) in a private copy of the
+// The real binary (bin/shmkit.js → dist/cli/index.js) in a private copy of the
 // package, compiled from this checkout, so that no concurrent `npm run build`
 // of dist/ can change it under the tests.
 let pkg: string;
 beforeAll(() => {
   pkg = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkit-cli-'));
   spawnSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(pkg, 'dist')], { stdio: 'ignore' });
-  expect(fs.existsSync(path.join(pkg, 'dist', 'cli.js'))).toBe(true);
+  expect(fs.existsSync(path.join(pkg, 'dist', 'cli', 'index.js'))).toBe(true);
   fs.mkdirSync(path.join(pkg, 'bin'));
   fs.copyFileSync(path.join(ROOT, 'bin', 'shmkit.js'), path.join(pkg, 'bin', 'shmkit.js'));
   fs.symlinkSync(path.join(ROOT, 'build'), path.join(pkg, 'build'));
@@ -159,6 +159,46 @@ describe('shmkit sweep', () => {
     const prefix = fresh();
     const dead = await orphanSegment(prefix);
     expect(JSON.parse(shmkit('sweep', '--json', '--prefix', prefix).stdout)).toEqual([dead.name]);
+  });
+});
+
+describe('shmkit df', () => {
+  // The machine's /dev/shm is shared with other tests: exact equality with df -B1
+  // is tested on a private tmpfs (space.test.ts); here, the shape and our own share.
+  it('--json gives size, used and free in bytes, and what each owner holds', () => {
+    const prefix = fresh();
+    const seg = SharedMemory.create({ name: `${prefix}-df`, size: 3 << 20 });
+    const r = shmkit('df', '--json');
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const j = JSON.parse(r.stdout);
+    const st = fs.statfsSync('/dev/shm');
+    expect(j.path).toBe('/dev/shm');
+    expect(j.size).toBe(st.blocks * st.bsize);
+    for (const k of ['used', 'free']) expect(Number.isSafeInteger(j[k]) && j[k] >= 0 && j[k] <= j.size).toBe(true);
+    const mine = j.owners.find((o: { pid: number | null }) => o.pid === process.pid);
+    expect(mine).toMatchObject({ state: 'alive' });
+    expect(mine.segments).toBeGreaterThanOrEqual(1);
+    expect(mine.held).toBeGreaterThanOrEqual(3 << 20);
+    expect(j.segments.held).toBe(j.owners.reduce((s: number, o: { held: number }) => s + o.held, 0));
+    expect(j.segments.count).toBe(j.owners.reduce((s: number, o: { segments: number }) => s + o.segments, 0));
+    seg.close();
+    seg.unlink();
+  });
+
+  it('prints a df-like line and an aligned table of owners', () => {
+    const prefix = fresh();
+    const seg = SharedMemory.create({ name: `${prefix}-df`, size: 4096 });
+    const r = shmkit('df');
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^FILESYSTEM +SIZE +USED +FREE +USE%$/);
+    expect(lines[1]).toMatch(/^\/dev\/shm +\d+(\.\d)? [KMGT]?i?B +\d+(\.\d)? [KMGT]?i?B +\d+(\.\d)? [KMGT]?i?B +\d+%$/);
+    expect(lines[3]).toMatch(/^OWNER +STATE +SEGMENTS +HELD$/);
+    expect(lines.some((l) => new RegExp(`^ *${process.pid} +alive +\\d+ +\\d`).test(l))).toBe(true);
+    expect(lines.at(-1)).toMatch(/^\d+ segments? holds? .*, \d+% of what is used$/);
+    expect(shmkit('df', 'x').code).toBe(2);
+    seg.close();
+    seg.unlink();
   });
 });
 
