@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { Barrier, Semaphore, SharedMemory, ShmError } from '../lib/index';
 import { pack, procStat, self } from '../lib/identity';
-import { exited, forkFixture, nextMessage, rejection, testScope } from './helpers';
+import * as B from '../lib/sync/barrier-state';
+import { exited, forkFixture, nextMessage, rejection, testScope, waitFor } from './helpers';
 
 const { fresh, children } = testScope('barrier');
 
@@ -58,6 +59,11 @@ describe('Barrier', () => {
     for (let round = 0; round < 3; round++) {
       let passed = 0;
       const waits = [b.wait(), b.wait()].map((p) => p.then((r) => (passed++, r)));
+      // Both have arrived (they take the state lock asynchronously: on a loaded machine that is not at once) …
+      const state = new Int32Array(seg.buffer, 16, B.BAR_BYTES / 4);
+      const gen = Atomics.load(state, B.I_GEN);
+      await waitFor(() => B.arrivals(state, gen) === 2, 'two arrivals', 10_000);
+      // … and wait: nobody passes before the third.
       await sleep(30);
       expect(passed).toBe(0);
       const last = await b.wait();

@@ -77,7 +77,7 @@ export function headerProblem(i32: Int32Array): string | undefined {
 }
 
 /** How many slots arrived in round `g`. */
-function arrivals(i32: Int32Array, g: number): number {
+export function arrivals(i32: Int32Array, g: number): number {
   let n = 0;
   for (let i = 0; i < MAX_PARTIES; i++) if (Atomics.load(i32, slotArrived(i)) === g) n++;
   return n;
