@@ -14,13 +14,6 @@
           # pool, tracker watcher) and signal handlers (readonly guard) keep
           # running its code for the life of the process.
           "ldflags": ["-Wl,-z,nodelete"]
-        }],
-        ["OS=='mac'", {
-          "xcode_settings": {
-            "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
-            "CLANG_CXX_LIBRARY": "libc++",
-            "MACOSX_DEPLOYMENT_TARGET": "10.15"
-          }
         }]
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

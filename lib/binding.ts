@@ -1,6 +1,6 @@
 /**
  * Loads the compiled addon and types its functions. The only file that knows
- * where the `.node` file lives.
+ * where the `.node` file and the tracker executable live.
  * @internal
  */
 import * as path from 'node:path';
@@ -108,17 +108,31 @@ export interface GuardStats {
   chainedTrap: number;
 }
 
-function load(): Binding {
-  if (process.platform === 'win32') {
-    throw new ShmError('ERR_SHM_UNSUPPORTED_PLATFORM', 'shmkit needs POSIX shared memory; Windows is not supported');
+/**
+ * The addon's file, as node-gyp-build chooses it: `build/Release/shmkit.node`
+ * when this package was compiled (a clone, or an install where no prebuilt
+ * fitted), else the prebuilt for this platform, CPU and libc
+ * (`prebuilds/linux-x64/shmkit.glibc.node`; see scripts/prebuild.js).
+ */
+function addonPath(): string {
+  if (process.platform !== 'linux') {
+    // Ownership checks, list(), sweep and the exit hook go through /dev/shm
+    // paths, waits through the futex syscall: nothing else is built or tested.
+    throw new ShmError('ERR_SHM_UNSUPPORTED_PLATFORM', `shmkit runs on Linux only; this is ${process.platform}`);
   }
-  const file = path.join(__dirname, '..', 'build', 'Release', 'shmkit.node');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(file) as Binding;
+  const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+  return nodeGypBuild.path(path.join(__dirname, '..'));
 }
 
-/** The tracker executable (native/tracker.c), built next to the addon. */
-export const TRACKER_PATH: string = path.join(__dirname, '..', 'build', 'Release', 'shmkit-tracker');
+const ADDON_PATH = addonPath();
+
+/**
+ * The tracker executable (native/tracker.c): binding.gyp builds it next to
+ * the addon, and scripts/prebuild.js ships it next to the prebuilt one.
+ */
+export const TRACKER_PATH: string = path.join(path.dirname(ADDON_PATH), 'shmkit-tracker');
 
 /** The addon, loaded once per process. */
-export const binding: Binding = load();
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const binding: Binding = require(ADDON_PATH) as Binding;

@@ -17,6 +17,7 @@ beforeAll(() => {
   fs.mkdirSync(path.join(pkg, 'bin'));
   fs.copyFileSync(path.join(ROOT, 'bin', 'shmkit.js'), path.join(pkg, 'bin', 'shmkit.js'));
   fs.symlinkSync(path.join(ROOT, 'build'), path.join(pkg, 'build'));
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules')); // the loader's node-gyp-build
 }, 120_000);
 afterAll(() => fs.rmSync(pkg, { recursive: true, force: true }));
 

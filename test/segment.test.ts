@@ -459,24 +459,6 @@ describe('ownership at exit', () => {
 });
 
 describe('platforms and limits', () => {
-  it('throws ERR_SHM_UNSUPPORTED_PLATFORM when loaded on Windows', async () => {
-    const r = await runFixture('platform', ['win32']);
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).loaded).toEqual({
-      code: 'ERR_SHM_UNSUPPORTED_PLATFORM',
-      name: 'ShmError',
-      message: 'shmkit needs POSIX shared memory; Windows is not supported',
-    });
-  });
-
-  it('throws ERR_SHM_UNSUPPORTED_PLATFORM from list() where there is no /dev/shm (macOS)', async () => {
-    const r = await runFixture('platform', ['darwin']);
-    expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout);
-    expect(out.loaded).toBe(true);
-    expect(out.list.code).toBe('ERR_SHM_UNSUPPORTED_PLATFORM');
-  });
-
   it('throws EMFILE from shm_open when the process is out of descriptors, and leaves nothing behind', async () => {
     const name = fresh();
     const r = await runFixture('fd-limit', [name], ['prlimit', '--nofile=128']);
