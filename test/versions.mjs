@@ -32,6 +32,7 @@ export const NATIVE_TESTS = [
   'test/grow.test.ts',
   'test/table-arrow-api.test.ts',
   'test/file-segment.test.ts',
+  'test/truncate.test.ts',
 ];
 
 const args = process.argv.slice(2);
