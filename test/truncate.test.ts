@@ -121,7 +121,7 @@ describe('a segment another process truncates', () => {
   }, 60_000);
 
   it('a channel whose segment is truncated: the send that meets it completes, the next send and receive throw', () => {
-    const ch = Channel.create({ name: fresh(), size: 64 * 1024 });
+    const ch = Channel.create({ name: fresh(), bytes: 64 * 1024 });
     try {
       execFileSync('truncate', ['-s', '0', `/dev/shm/${ch.name}`]);
       // The first touch of a missing page is repaired with zeros (no SIGBUS death); whatever it returns, the calls after it throw.
