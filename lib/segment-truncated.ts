@@ -12,14 +12,20 @@ import * as fs from 'node:fs';
 import { binding } from './binding';
 import { ShmError } from './errors-base';
 
+const HAS_SAB = typeof SharedArrayBuffer === 'function';
+
 /**
  * How many times, in this process, the SIGBUS handler repaired a mapping:
  * word 0 of a SharedArrayBuffer the addon writes from its handler (in any
- * thread). Where the addon has no slot left for this environment it holds −1
- * for ever, so every check asks the addon.
+ * thread).
  */
-export const TRUNCATIONS: Int32Array = new Int32Array(new SharedArrayBuffer(4));
-if (!binding.watchTruncations(TRUNCATIONS)) TRUNCATIONS[0] = -1;
+export const TRUNCATIONS: Int32Array = HAS_SAB ? new Int32Array(new SharedArrayBuffer(4)) : new Int32Array(1);
+/**
+ * False where the addon had no slot left for this environment, or the runtime
+ * has no SharedArrayBuffer (a renderer that is not cross-origin isolated):
+ * then every check asks the addon.
+ */
+const WATCHED: boolean = HAS_SAB && binding.watchTruncations(TRUNCATIONS);
 
 /** The segment's size now, as its file says (another process may have shrunk it), or undefined if it is gone. */
 function sizeNow(name: string, file: boolean): number | undefined {
@@ -77,7 +83,7 @@ export class TruncationCheck {
   /** @throws `ERR_SHM_TRUNCATED` if a SIGBUS hit the mapping under `view` */
   check(view: ArrayBuffer | Uint8Array, name: string, size: number, file: boolean): void {
     if (this.#from < 0) {
-      this.#seen = TRUNCATIONS[0]!;
+      this.#seen = WATCHED ? TRUNCATIONS[0]! : NaN; // NaN: never equal, so moved() stays true
       this.#from = binding.truncatedFrom(view);
     }
     if (this.#from >= 0) throw truncatedError(name, size, file, this.#from);

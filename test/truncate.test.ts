@@ -106,6 +106,20 @@ describe('a segment another process truncates', () => {
     }
   }, 60_000);
 
+  // Only where buffers are SharedArrayBuffers (bufferKind 'shared': Node ≥ 22.23.3, 24.16, 26.1); npm run test:versions runs it there.
+  it.runIf(SharedMemory.bufferKind === 'shared')('a worker thread reading a posted SharedArrayBuffer meets the truncation; the owning thread\'s next call throws', async () => {
+    const seg = SharedMemory.create({ name: fresh(), size: 16 * MiB });
+    try {
+      new Float64Array(seg.buffer).fill(1);
+      const r = await readWhileTruncated('posted', seg.name, `/dev/shm/${seg.name}`);
+      expect(r.first.sum).toBe(2 * MiB);
+      expectSurvived(r, `segment '${seg.name}'`, 16 * MiB);
+    } finally {
+      seg.close();
+      seg.unlink();
+    }
+  }, 60_000);
+
   it('a file-backed segment whose file is truncated: the reader survives and throws ERR_SHM_TRUNCATED naming the file', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkit-truncate-'));
     const file = path.join(dir, 'data.bin');
