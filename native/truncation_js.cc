@@ -2,7 +2,6 @@
 // truncatedFrom(view), truncationStats().
 #include <napi.h>
 
-#include "args.h"
 #include "segment.h"
 #include "truncation.h"
 
