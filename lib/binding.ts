@@ -8,7 +8,8 @@ import { ShmError } from './errors-base';
 
 /** The native exports; see native/*.cc for what each one does. */
 export interface Binding {
-  setErrorFactory(factory: (errno: number, syscall: string, path: string) => Error): void;
+  /** The factory every native error is made by: (errno, syscall, path) for a system call, (0, '', path, code) for a ShmError code. */
+  setErrorFactory(factory: (errno: number, syscall: string, path: string, code?: string) => Error): void;
   /** shm_open('/' + name, oflag | O_CLOEXEC, mode) → fd. */
   open(name: string, oflag: number, mode: number): number;
   /** close(fd) of a descriptor from open(). */
@@ -60,6 +61,16 @@ export interface Binding {
    * word lies in a live MAP_SHARED mapping of this environment.
    */
   futexWaitAsync(i32: Int32Array, index: number, expected: number, ms: number): Promise<'ok' | 'not-equal' | 'timed-out'>;
+  /**
+   * Registers `word` (an Int32Array over a SharedArrayBuffer) with the SIGBUS
+   * handler of native/truncation.cc, which adds one to word[0] each time it
+   * repairs a mapping, for the life of this environment. False if every slot is taken.
+   */
+  watchTruncations(word: Int32Array): boolean;
+  /** The offset from which a SIGBUS made the mapping under the view read zeros, or -1 if none did. */
+  truncatedFrom(view: ArrayBuffer | Uint8Array): number;
+  /** What the SIGBUS handler has done in this process: SIGBUSes repaired in our mappings, and handed on. */
+  truncationStats(): { installed: boolean; repaired: number; chained: number };
   /** What the readonly-view guard (native/guard.cc) has done in this process; for tests and diagnostics. */
   guardStats(): GuardStats;
   /** The waiter pool's state, for tests: threads started, word groups (and how many spilled), pending waits, futex_waitv in use. */

@@ -30,7 +30,9 @@ export type ShmErrorCode =
   | 'ERR_SHM_CHANNEL_CLOSED'
   | 'ERR_SHM_MESSAGE_TOO_LARGE'
   | 'ERR_SHM_BARRIER_BROKEN'
-  | 'ERR_SHM_BARRIER_FULL';
+  | 'ERR_SHM_BARRIER_FULL'
+  | 'ERR_SHM_TRUNCATED'
+  | 'ERR_SHM_EXTERNAL_BUFFERS';
 
 /**
  * A misuse or a broken invariant that is not a system call failure.

@@ -5,6 +5,7 @@
  */
 import * as util from 'node:util';
 import { binding } from './binding';
+import { ShmError, type ShmErrorCode } from './errors-base';
 
 export { ShmError, type ShmErrorCode } from './errors-base';
 
@@ -43,7 +44,28 @@ export function systemError(errno: number, syscall: string, path?: string): Syst
   return err;
 }
 
-binding.setErrorFactory(systemError);
+/**
+ * What the addon throws when the runtime refuses external buffers (V8's
+ * memory sandbox): the cause and the way out. @internal
+ */
+export function externalBuffersError(name: string): ShmError {
+  return new ShmError(
+    'ERR_SHM_EXTERNAL_BUFFERS',
+    `cannot map segment '${name}': this runtime was built with V8's memory sandbox, which forbids buffers over memory V8 did not allocate ` +
+      `(napi_no_external_buffers_allowed), and a shared memory segment is such memory. Run shmkit in a Node.js process ` +
+      `(in Electron: the main process or a utilityProcess, not a renderer) or in a Node build without the sandbox. ` +
+      `Its bytes can still be copied in and out with Node's fs (fs.readFileSync('/dev/shm/${name}'), fs.writeSync on a descriptor of it).`,
+  );
+}
+
+/** The factory the addon calls: a system error, or (errno 0) the ShmError `code`. @internal */
+export function nativeError(errno: number, syscall: string, path: string, code?: string): Error {
+  if (code === 'ERR_SHM_EXTERNAL_BUFFERS') return externalBuffersError(path);
+  if (code !== undefined) return new ShmError(code as ShmErrorCode, `${code}: ${path}`);
+  return systemError(errno, syscall, path);
+}
+
+binding.setErrorFactory(nativeError);
 
 type Coded<E extends Error> = E & { code: string };
 

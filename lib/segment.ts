@@ -8,6 +8,8 @@ import { constants as bufferConstants } from 'node:buffer';
 import { binding } from './binding';
 import { ShmError, checkInteger, invalidType, type SystemError } from './errors';
 import { checkName, generateName, SHM_DIR } from './names';
+import { parseHandle } from './segment-handle';
+import { TruncationCheck } from './segment-truncated';
 import { adopt, disown, handOff, own, owns } from './ownership';
 import { sweep, type SweepOptions } from './sweep';
 import { describeSegment } from './segment-list';
@@ -57,6 +59,7 @@ export class SharedMemory implements Disposable {
   #fd: number;
   /** File-backed ({@link SharedMemory.open}): #name is the absolute path, #fd came from Node's fs. */
   readonly #file: boolean;
+  readonly #intact = new TruncationCheck();
 
   /** @internal use {@link SharedMemory.create}, {@link SharedMemory.attach} or {@link SharedMemory.open}. */
   constructor(key: typeof token, name: string, size: number, buffer: ArrayBufferLike, readonly: boolean, fd = -1, file = false) {
@@ -67,6 +70,11 @@ export class SharedMemory implements Disposable {
     this.#readonly = readonly;
     this.#fd = fd;
     this.#file = file;
+  }
+
+  /** @internal Throws `ERR_SHM_TRUNCATED` once a SIGBUS hit this mapping (lib/segment-truncated.ts); tables and channels call it after checking `closed`. */
+  assertIntact(): void {
+    if (this.#intact.moved()) this.#intact.check(bytes(this.#buffer), this.#name, this.#size, this.#file);
   }
 
   /** @internal Closes the descriptor kept for allocate() (a table that never grows needs none). */
@@ -87,6 +95,7 @@ export class SharedMemory implements Disposable {
    */
   allocate(offset: number, length: number): void {
     if (this.#closed) throw new ShmError('ERR_SHM_CLOSED', `segment '${this.#name}' is closed`);
+    this.assertIntact();
     if (this.#fd < 0) throw new TypeError(`segment '${this.#name}' was not opened to grow`);
     // A file's blocks come from fallocate alone (populating would dirty pages of zeros).
     withSpace(length, this.#name, () => {
@@ -303,8 +312,11 @@ export class SharedMemory implements Disposable {
    * {@link SharedMemory.bufferKind}. After `close()` an ArrayBuffer is
    * detached (byteLength 0); a SharedArrayBuffer keeps its length but reads
    * zeros and its writes reach no one.
+   * @throws `ERR_SHM_TRUNCATED` once another process shrank the segment
+   *   under a read or write of this process (which then met zeros, not a SIGBUS)
    */
   get buffer(): ArrayBufferLike {
+    if (!this.#closed) this.assertIntact();
     return this.#buffer;
   }
   /** True for a `readonly` attach: writes through `buffer` never reach the segment. */
@@ -330,13 +342,14 @@ export class SharedMemory implements Disposable {
    * directory. Without it a crash of any process loses nothing (the page
    * cache holds the bytes) but a power loss may. On a /dev/shm segment
    * (memory, gone at reboot anyway) it costs a system call and changes nothing.
-   * @throws `ERR_SHM_CLOSED`; `EIO` and the like (syscall 'msync') if the
+   * @throws `ERR_SHM_CLOSED`; `ERR_SHM_TRUNCATED`; `EIO` and the like (syscall 'msync') if the
    *   device failed to write
    * @example
    * t.appendMany(rows); t.segment.flush();   // the rows survive a power loss
    */
   flush(): void {
     if (this.#closed) throw new ShmError('ERR_SHM_CLOSED', `segment '${this.#name}' is closed`);
+    this.assertIntact();
     if (this.#buffer.byteLength === 0) return;
     if (this.#file) flushFile(bytes(this.#buffer), this.#name);
     else binding.flush(bytes(this.#buffer), this.#name);
@@ -386,13 +399,4 @@ export class SharedMemory implements Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function parseHandle(value: unknown): { name: string; size?: number } {
-  if (typeof value === 'string') return { name: checkName(value) };
-  if (typeof value !== 'object' || value === null) throw invalidType('handle', 'a name or a { name, size } handle', value);
-  const h = value as { name?: unknown; size?: unknown };
-  const name = checkName(h.name, 'handle.name');
-  if (h.size === undefined) return { name };
-  return { name, size: checkInteger('handle.size', h.size, 0, Number.MAX_SAFE_INTEGER) };
 }

@@ -40,6 +40,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new shmkit::AddonData());  // freed by node-addon-api at env teardown
   exports.Set("setErrorFactory", Napi::Function::New(env, shmkit::SetErrorFactory, "setErrorFactory"));
   shmkit::InitSegment(env, exports);
+  shmkit::InitTruncation(env, exports);
   shmkit::InitLifecycle(env, exports);
   shmkit::InitOwnerTag(env, exports);
   shmkit::InitFutex(env, exports);

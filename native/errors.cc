@@ -27,4 +27,16 @@ void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& 
   Napi::Error(env, e).ThrowAsJavaScriptException();
 }
 
+void ThrowCode(Napi::Env env, const char* code, const std::string& path) {
+  AddonData* data = GetAddonData(env);
+  if (data->error_factory.IsEmpty()) {
+    Napi::Error::New(env, code).ThrowAsJavaScriptException();  // only without lib/errors.ts
+    return;
+  }
+  Napi::Value e = data->error_factory.Call(
+      {Napi::Number::New(env, 0), Napi::String::New(env, ""), Napi::String::New(env, path), Napi::String::New(env, code)});
+  if (env.IsExceptionPending()) return;
+  Napi::Error(env, e).ThrowAsJavaScriptException();
+}
+
 }  // namespace shmkit

@@ -20,7 +20,9 @@
 #include "addon_data.h"
 #include "args.h"
 #include "errors.h"
+#include "external_buffers.h"
 #include "guard.h"
+#include "truncation.h"
 
 namespace shmkit {
 
@@ -115,6 +117,8 @@ struct Mapping {
     // same size; a pending wait that pins the range reads zeros from then on.
     void* r = mmap(addr, length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED) return errno;
+    // Zero pages cannot SIGBUS; until this line, a SIGBUS was still repaired.
+    TruncationUnregister(addr);
     closed_ranges[reinterpret_cast<uintptr_t>(addr)] = length;
     return 0;
   }
@@ -131,6 +135,8 @@ static void FinalizeSab(void*, void* hint) {
   mapping->Release();
   delete mapping;  // the finalizer is the struct's only owner
 }
+
+static void FinalizeAb(napi_env, void*, void* hint) { FinalizeSab(nullptr, hint); }
 
 // The bytes of a buffer argument: an ArrayBuffer, or a typed array over an
 // ArrayBuffer or a SharedArrayBuffer (N-API version 8 has no other way to
@@ -232,11 +238,14 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
     ThrowErrno(env, errno, "mmap", name);
     return env.Undefined();
   }
-  if (guarded) {
-    // Before any JavaScript can see the range.
+  {
+    // Before any JavaScript can see the range. A SIGBUS in it puts zero
+    // pages there with the protection the view has (truncation.cc).
     const char* call = "";
-    int e = GuardRegister(addr, length, &call);
+    int e = guarded ? GuardRegister(addr, length, &call) : 0;
+    if (e == 0) e = TruncationRegister(addr, length, prot, &call);
     if (e != 0) {
+      if (guarded) GuardUnregister(addr, length);  // a no-op if it was never registered
       // SAFETY: exactly what mmap returned just above; nothing else has it.
       munmap(addr, length);
       ThrowErrno(env, e, call, name);
@@ -250,6 +259,7 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
   // flight on it; a no-op for other mappings), on whichever thread lets go last.
   std::shared_ptr<void> range(addr, [length, guarded](void* p) {
     if (guarded) GuardUnregister(p, length);
+    TruncationUnregister(p);
     munmap(p, length);
   });
   auto* m = new Mapping{addr, length, (flags & MAP_SHARED) != 0, create_external_sab != nullptr, guarded,
@@ -263,24 +273,28 @@ static Napi::Value Map(const Napi::CallbackInfo& info) {
   // (unmap) or garbage (finalizer), so no JS view can outlive the range. A
   // SharedArrayBuffer is never detached: Zero() swaps its pages for zero
   // pages in place and only its finalizer (any thread) calls Release().
-  // lib/ checks size <= buffer.constants.MAX_LENGTH first, so creation cannot
-  // fail on length; should it fail anyway we leak the mapping rather than
-  // guess whether Node already ran the finalizer.
-  if (m->sab) {
-    napi_value result;
-    if (create_external_sab(env, addr, length, FinalizeSab, m, &result) != napi_ok) {
-      Napi::Error::New(env, "node_api_create_external_sharedarraybuffer failed").ThrowAsJavaScriptException();
-      return env.Undefined();
+  // lib/ checks size <= buffer.constants.MAX_LENGTH first, so creation does
+  // not fail on length. Where it fails (the memory sandbox refuses external
+  // buffers: external_buffers.h) no finalizer will run: the mapping is
+  // released here and the error says why.
+  napi_value result;
+  napi_status status = m->sab ? create_external_sab(env, addr, length, FinalizeSab, m, &result)
+                              : napi_create_external_arraybuffer(env, addr, length, FinalizeAb, m, &result);
+  if (status != napi_ok) {
+    const bool sab = m->sab;
+    m->Release();  // SAFETY: no buffer was made, so no finalizer owns m: we do
+    delete m;
+    if (env.IsExceptionPending()) return env.Undefined();
+    if (const char* code = ExternalBufferErrorCode(status)) {
+      ThrowCode(env, code, name);
+    } else {
+      Napi::Error::New(env, std::string(sab ? "node_api_create_external_sharedarraybuffer" : "napi_create_external_arraybuffer") +
+                                " failed with status " + std::to_string(status))
+          .ThrowAsJavaScriptException();
     }
-    return Napi::Value(env, result);
+    return env.Undefined();
   }
-  return Napi::ArrayBuffer::New(
-      env, addr, length,
-      [](Napi::Env, void*, Mapping* mapping) {
-        mapping->Release();
-        delete mapping;  // the finalizer is the struct's only owner
-      },
-      m);
+  return Napi::Value(env, result);
 }
 
 // unmap(buffer or a typed array over it) -> boolean. An ArrayBuffer is

@@ -8,6 +8,8 @@ namespace shmkit {
 void InitSegment(Napi::Env env, Napi::Object exports);
 // open, unlink, close, reserve, allocate, fill, flush: see segment_files.cc (called by InitSegment).
 void InitSegmentFiles(Napi::Env env, Napi::Object exports);
+// watchTruncations, truncatedFrom, truncationStats: see truncation_js.cc (truncation.cc: the SIGBUS handler).
+void InitTruncation(Napi::Env env, Napi::Object exports);
 
 // The bytes of a buffer argument: an ArrayBuffer, or a typed array over an
 // ArrayBuffer or a SharedArrayBuffer. False, with a TypeError pending, else.

@@ -36,6 +36,7 @@ export const NATIVE_TESTS = [
   'test/semaphore.test.ts',
   'test/barrier.test.ts',
   'test/fork-lanes.test.ts',
+  'test/truncate.test.ts',
 ];
 
 const args = process.argv.slice(2);

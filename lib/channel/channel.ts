@@ -187,6 +187,7 @@ export class Channel implements AsyncIterable<unknown> {
 
   #trySendEncoded(e: Encoded): boolean {
     if (this.#seg.closed) throw new ShmError('ERR_SHM_CLOSED', `channel '${this.name}' is detached from this process`);
+    this.#seg.assertIntact();
     const k = slotsFor(e.bytes);
     if (k > this.#ring.n) {
       throw new ShmError('ERR_SHM_MESSAGE_TOO_LARGE', `a message of ${e.bytes} bytes does not fit in channel '${this.name}' (${this.#ring.n * SLOT} bytes)`);
@@ -204,6 +205,7 @@ export class Channel implements AsyncIterable<unknown> {
   #tryReceive(bytesOnly: boolean): Got {
     for (;;) {
       if (this.#seg.closed) throw new ShmError('ERR_SHM_CLOSED', `channel '${this.name}' is detached from this process`);
+      this.#seg.assertIntact();
       const f = this.#ring.look();
       if (typeof f === 'number') return f;
       if (bytesOnly && f.tag !== TAG.bytes) {

@@ -182,7 +182,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * const i = t.append({ id: 1n, price: 9.5 });
    */
   append(row: RowOf<S>): number {
-    if (!this.#writable) throw this.#notWritable();
+    this.#live(true);
     return this.#codec.append(row);
   }
 
@@ -202,7 +202,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * t.appendMany(tableFromIPC(bytes));   // an apache-arrow Table with the same column names
    */
   appendMany(rows: readonly RowOf<S>[] | ColumnsOf<S> | ArrowTable | Record<string, ArrowVector>): number {
-    if (!this.#writable) throw this.#notWritable();
+    this.#live(true);
     if (Array.isArray(rows)) return this.#append(rowsBatch(this.#codec, rows));
     if (typeof rows !== 'object' || rows === null) throw invalidType('rows', 'an array of rows or an object of columns', rows);
     if (isArrowInput(rows)) {
@@ -223,7 +223,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * const { price } = t.get(0);
    */
   get(i: number): RowOf<S> {
-    if (this.#closed) throw this.#closedError();
+    this.#live();
     if (!((i >>> 0) === i && i < this.#log.committed)) this.#checkIndex(i);
     if (this.#log.isVoid(i)) {
       throw new ShmError('ERR_SHM_VOID_ROW', `row ${i} of table '${this.#seg.name}' is void: its writer died before finishing it, so there is no row there (skip it: t.isVoid(i), t.validity())`);
@@ -242,7 +242,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * t.set(0, { price: 10 });
    */
   set(i: number, values: Partial<RowOf<S>>): void {
-    if (!this.#writable) throw this.#notWritable();
+    this.#live(true);
     this.#checkIndex(i);
     setRow(this.#codec, this.#schema, i, values);
   }
@@ -260,7 +260,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * let sum = 0; for (const p of t.column('price')) sum += p;
    */
   column<K extends keyof S & string>(name: K): ColumnArray<S[K]> {
-    if (this.#closed) throw this.#closedError();
+    this.#live();
     return columnView(this.#plan, this.#seg.buffer, this.#index(name), this.length) as ColumnArray<S[K]>;
   }
 
@@ -275,7 +275,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * for (let j = 0; j < price.length; j++) price.set(j, price.get(j) * 2);
    */
   view<K extends keyof S & string>(name: K): FieldView<RowOf<S>[K]> {
-    if (this.#closed) throw this.#closedError();
+    this.#live();
     const k = this.#index(name);
     return fieldView(this.#plan, k, this.length, this.#codec.ld[k]!, (j, v) => this.set(j, { [name]: v } as Partial<RowOf<S>>));
   }
@@ -290,7 +290,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * for (let i = 0; i < t.length; i++) if (!t.isVoid(i)) use(t.get(i));
    */
   isVoid(i: number): boolean {
-    if (this.#closed) throw this.#closedError();
+    this.#live();
     this.#checkIndex(i);
     return this.#log.isVoid(i);
   }
@@ -306,7 +306,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * let sum = 0; for (let i = 0; i < price.length; i++) if (ok[i]) sum += price[i];
    */
   validity(name?: keyof S & string): Uint8Array {
-    if (this.#closed) throw this.#closedError();
+    this.#live();
     const n = this.length;
     const rows = this.#log.validity(n);
     return name === undefined ? rows : andValidity(this.#plan, this.#seg.buffer, this.#index(name), rows);
@@ -325,7 +325,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    */
   async waitForLength(n: number, options: WaitForLengthOptions = {}): Promise<'ok' | 'timed-out'> {
     return waitForLength(this.#store.h, WORDS.committed, WORDS.waiters, n, options.timeout, this.#writable, () => {
-      if (this.#closed) throw this.#closedError();
+      this.#live();
       return this.length;
     });
   }
@@ -342,7 +342,7 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
    * const at = t.toArrow(); at.getChild('price')!.get(0);   // the same bytes as t.column('price')
    */
   toArrow(): ArrowTable {
-    if (this.#closed) throw this.#closedError();
+    this.#live();
     if (this.#plan.layout !== 'columns') {
       throw new ShmError('ERR_SHM_LAYOUT', `toArrow() needs layout 'columns'; this table's records are interleaved ('rows')`);
     }
@@ -379,9 +379,9 @@ export class RecordTable<S extends SchemaSpec = SchemaSpec> implements Disposabl
   [Symbol.dispose](): void { this.close(); }
 
   #closedError(): ShmError { return new ShmError('ERR_SHM_CLOSED', `table '${this.#seg.name}' is closed`); }
-  #notWritable(): ShmError {
-    return this.#closed ? this.#closedError() : new ShmError('ERR_SHM_READONLY', `table '${this.#seg.name}' was attached read-only`);
-  }
+  #notWritable(): ShmError { return this.#closed ? this.#closedError() : new ShmError('ERR_SHM_READONLY', `table '${this.#seg.name}' was attached read-only`); }
+  /** Throws unless the table is open (and writable, for `write`) and its segment intact (`ERR_SHM_TRUNCATED`). */
+  #live(write = false): void { if (write ? !this.#writable : this.#closed) throw this.#notWritable(); this.#seg.assertIntact(); }
   #append(batch: Batch): number {
     const s = this.#store.appendBatch(batch);
     return s < 0 ? this.length : s;
