@@ -90,7 +90,7 @@ export function self(): Self {
         tid = Number(task);
         ns = pid === process.pid ? (nsInode('/proc/self/ns/pid') ?? 0) : (nsInode('/proc/1/ns/pid') ?? 0);
       } catch {
-        // No /proc (macOS): ids are then judged by kill(pid, 0) only.
+        // No /proc (a sandbox without it): ids are then judged by kill(pid, 0) only.
       }
     }
     const start = procStat(`/proc/${pid}/task/${tid}/stat`)?.startTime ?? 0;

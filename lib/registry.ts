@@ -118,7 +118,6 @@ export class Registry implements Disposable {
   /**
    * Every segment under the prefix, whoever made it, sorted by key; each with
    * its owner (pid, alive) when known.
-   * @throws `ERR_SHM_UNSUPPORTED_PLATFORM` where segments cannot be enumerated
    * @example
    * for (const { key, size, owner } of reg.list()) console.log(key, size, owner?.pid);
    */

@@ -258,14 +258,10 @@ export class SharedMemory implements Disposable {
   /**
    * Lists the segments under /dev/shm, optionally only names that start with
    * `prefix`, sorted by name.
-   * @throws `ERR_SHM_UNSUPPORTED_PLATFORM` where segments cannot be enumerated (macOS)
    * @example
    * for (const s of SharedMemory.list({ prefix: 'myapp.' })) console.log(s.name, s.size);
    */
   static list(options: { prefix?: string } = {}): SegmentInfo[] {
-    if (process.platform !== 'linux') {
-      throw new ShmError('ERR_SHM_UNSUPPORTED_PLATFORM', 'listing segments needs /dev/shm (Linux)');
-    }
     const prefix = options.prefix ?? '';
     if (typeof prefix !== 'string') throw invalidType('options.prefix', 'a string', prefix);
     const out: SegmentInfo[] = [];

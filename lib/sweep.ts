@@ -24,7 +24,7 @@ export interface SweepOptions {
  * `unregister()`, or made by other programs. Returns the names it removed,
  * sorted.
  *
- * @throws TypeError if `prefix` is not a string; `ERR_SHM_UNSUPPORTED_PLATFORM` without /dev/shm
+ * @throws TypeError if `prefix` is not a string
  * @example
  * const removed = sweep({ prefix: 'myapp.' });
  */
@@ -32,9 +32,6 @@ export function sweep(options: SweepOptions = {}): string[] {
   if (typeof options !== 'object' || options === null) throw invalidType('options', 'an object', options);
   const prefix = options.prefix ?? '';
   if (typeof prefix !== 'string') throw invalidType('options.prefix', 'a string', prefix);
-  if (process.platform !== 'linux') {
-    throw new ShmError('ERR_SHM_UNSUPPORTED_PLATFORM', 'sweeping segments needs /dev/shm (Linux)');
-  }
   const removed: string[] = [];
   for (const entry of fs.readdirSync(SHM_DIR, { withFileTypes: true })) {
     if (!entry.isFile() || !entry.name.startsWith(prefix)) continue;

@@ -74,7 +74,7 @@ export class Barrier extends PlacedState {
    * @throws TypeError if `seg` is not a writable SharedMemory; RangeError if
    *   the offset is not a multiple of 8, the bytes do not fit, or `parties` is
    *   not an integer from 1 to `Barrier.MAX_PARTIES` (64); `ERR_SHM_CLOSED` if
-   *   `seg` is closed; `ERR_SHM_UNSUPPORTED_PLATFORM` off Linux
+   *   `seg` is closed
    * @example
    * const seg = SharedMemory.create({ size: 4096 });
    * const b = Barrier.create(seg, 0, 4);

@@ -6,7 +6,7 @@ import { binding } from '../binding';
 import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from '../errors';
 import { SharedMemory } from '../segment';
 import { TID_MASK, isForeign, provablyDead, self, selfPacked, unpack } from '../identity';
-import { checkPlatform, checkTimeout } from './wait';
+import { checkTimeout } from './wait';
 
 /*
  * Mutex state: Mutex.BYTES (16) bytes at an 8-byte aligned offset. All zero
@@ -111,13 +111,12 @@ export class Mutex {
    * @throws TypeError if `seg` is not a writable SharedMemory (a readonly
    *   attach cannot take the lock); RangeError if the offset is not a
    *   multiple of 8 or the bytes do not fit; `ERR_SHM_CLOSED` if `seg` is
-   *   closed; `ERR_SHM_UNSUPPORTED_PLATFORM` off Linux
+   *   closed
    * @example
    * const seg = SharedMemory.create({ size: 4096 });
    * const m = Mutex.create(seg, 0);
    */
   static create(seg: SharedMemory, byteOffset: number): Mutex {
-    checkPlatform();
     if (!(seg instanceof SharedMemory)) throw invalidType('seg', 'a SharedMemory', seg);
     if (seg.closed) throw new ShmError('ERR_SHM_CLOSED', `segment '${seg.name}' is closed`);
     if (seg.readonly) throw invalidValue('seg', 'must be writable: a readonly attach cannot take a lock');

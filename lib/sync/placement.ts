@@ -8,11 +8,9 @@ import { ShmError, checkInteger, invalidType, invalidValue, outOfRange } from '.
 import { SharedMemory } from '../segment';
 import { selfPacked } from '../identity';
 import { StateLock } from './state-lock';
-import { checkPlatform } from './wait';
 
 /** Checks `seg` and `byteOffset` for `bytes` bytes of state of `what` ('Semaphore', 'Barrier'). */
 export function checkPlacement(what: string, seg: unknown, byteOffset: unknown, bytes: number): number {
-  checkPlatform();
   if (!(seg instanceof SharedMemory)) throw invalidType('seg', 'a SharedMemory', seg);
   if (seg.closed) throw closedError(seg);
   if (seg.readonly) throw invalidValue('seg', `must be writable: a readonly attach cannot use a ${what}`);

@@ -72,7 +72,7 @@ export class Semaphore extends PlacedState {
    * @throws TypeError if `seg` is not a writable SharedMemory; RangeError if
    *   the offset is not a multiple of 8, the bytes do not fit, or `permits` is
    *   not an integer from 1 to `Semaphore.MAX_PERMITS`; `ERR_SHM_CLOSED` if
-   *   `seg` is closed; `ERR_SHM_UNSUPPORTED_PLATFORM` off Linux
+   *   `seg` is closed
    * @example
    * const seg = SharedMemory.create({ size: 4096 });
    * const s = Semaphore.create(seg, 0, 3);

@@ -13,11 +13,6 @@ import { ShmError, checkInteger, invalidType, outOfRange } from '../errors';
 /** How a wait ended: woken, value already different, or out of time. */
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
-export function checkPlatform(): void {
-  if (process.platform !== 'linux') {
-    throw new ShmError('ERR_SHM_UNSUPPORTED_PLATFORM', 'cross-process wait/notify needs the Linux futex syscall');
-  }
-}
 
 /**
  * Validates (i32, index); a view of a closed segment is ERR_SHM_CLOSED: a
@@ -54,14 +49,12 @@ export function checkTimeout(what: string, value: unknown): number {
  *
  * @param timeoutMs milliseconds (fractions allowed); default: no limit
  * @returns `'not-equal'` if the value already differed, `'ok'` when woken, `'timed-out'`
- * @throws TypeError/RangeError on bad arguments; `ERR_SHM_CLOSED` if the view's segment is closed;
- *   `ERR_SHM_UNSUPPORTED_PLATFORM` off Linux
+ * @throws TypeError/RangeError on bad arguments; `ERR_SHM_CLOSED` if the view's segment is closed
  * @example
  * const i32 = new Int32Array(seg.buffer);
  * while (Atomics.load(i32, 0) === 0) waitSync(i32, 0, 0, 1000);
  */
 export function waitSync(i32: Int32Array, index: number, expected: number, timeoutMs?: number): WaitResult {
-  checkPlatform();
   const i = checkWord(i32, index);
   return binding.futexWait(i32, i, checkExpected(expected), checkTimeout('timeoutMs', timeoutMs));
 }
@@ -96,7 +89,6 @@ export function waitSync(i32: Int32Array, index: number, expected: number, timeo
  */
 export function waitAsync(i32: Int32Array, index: number, expected: number, timeoutMs?: number): Promise<WaitResult> {
   try {
-    checkPlatform();
     const i = checkWord(i32, index);
     const value = checkExpected(expected);
     const ms = checkTimeout('timeoutMs', timeoutMs);
@@ -119,7 +111,6 @@ export function waitAsync(i32: Int32Array, index: number, expected: number, time
  * notify(i32, 0);
  */
 export function notify(i32: Int32Array, index: number, count: number = Infinity): number {
-  checkPlatform();
   const i = checkWord(i32, index);
   if (count !== Infinity) checkInteger('count', count, 0, Number.MAX_SAFE_INTEGER);
   if (count === 0) return 0; // FUTEX_WAKE with 0 would still wake one
