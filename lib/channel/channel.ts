@@ -8,7 +8,7 @@ import { ShmError, checkInteger, invalidType } from '../errors';
 import { provablyDead, selfPacked, unpack } from '../identity';
 import { SharedMemory, type SegmentHandle } from '../segment';
 import { notify, waitAsync, waitSync } from '../sync/wait';
-import { TAG, decode, encode, flatten, writeInPlace, type Encoded } from './codec';
+import { TAG, decode, encode, flatten, smi, writeInPlace, type Encoded } from './codec';
 import { MAX_SLOTS, arrays, plan, slotsForBytes, writeHeader } from './layout';
 import { CLOSED, CTL, EMPTY, FULL, PENDING, Ring, SLOT, claimWord, slotsFor, type Found } from './ring';
 
@@ -220,7 +220,7 @@ export class Channel implements AsyncIterable<unknown> {
   #copyOut(f: Found): unknown {
     const { at, before } = this.#ring.where(f.pos);
     const inPlace = f.bytes <= before;
-    if (f.tag === TAG.number && inPlace) return this.#buf.readDoubleLE(at);
+    if (f.tag === TAG.number && inPlace) return smi(this.#buf.readDoubleLE(at));
     if (f.tag === TAG.string && inPlace) return this.#buf.toString('utf8', at, at + f.bytes);
     const bytes = inPlace ? this.#data.slice(at, at + f.bytes) : this.#ring.read(f.pos, f.bytes);
     return f.tag === TAG.bytes ? bytes : () => decode(f.tag, bytes); // v8.deserialize only of a message that is ours

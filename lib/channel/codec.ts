@@ -76,13 +76,23 @@ export function flatten(e: Encoded): Uint8Array {
   return Buffer.from(e.value as string, 'utf8');
 }
 
+/**
+ * A number as read from memory, as a small integer (V8's Smi) when it is
+ * one. `readDoubleLE` gives a heap double even for 7; a loop that starts
+ * from it (`for (let i = start; …) x[i]`) then runs on float64 indexes,
+ * measured 1.5× slower than with the same value from child.send.
+ */
+export function smi(v: number): number {
+  return (v | 0) === v && !Object.is(v, -0) ? v | 0 : v;
+}
+
 /** The value of a message's bytes (`bytes` tag: a copy of them). */
 export function decode(tag: number, bytes: Uint8Array): unknown {
   switch (tag) {
     case TAG.bytes:
       return bytes;
     case TAG.number:
-      return Buffer.from(bytes.buffer, bytes.byteOffset, 8).readDoubleLE(0);
+      return smi(Buffer.from(bytes.buffer, bytes.byteOffset, 8).readDoubleLE(0));
     case TAG.string:
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
     case TAG.undefined:

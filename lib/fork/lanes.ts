@@ -17,14 +17,17 @@
  * @internal
  */
 import { Channel } from '../channel/channel';
+import { setImmediate as immediate } from 'node:timers/promises';
 import * as v8 from 'node:v8';
-import { TAG, decode, encode, flatten, type Encoded } from '../channel/codec';
+import { TAG, decode, encode, flatten, smi, type Encoded } from '../channel/codec';
 import { SharedMemory, type SegmentHandle } from '../segment';
 
 /** Ring bytes of the tasks channel: 1024 chunks in flight (a chunk index takes one 64-byte slot). */
 const TASK_BYTES = 1 << 16;
 /** Ring bytes of the results channel. A bigger result goes over IPC. */
 const RESULT_BYTES = 1 << 20;
+/** The longest a worker runs chunks without letting its event loop take a turn. */
+const TURN_MS = 2;
 /** Bytes before a result's value: its chunk index (f64) and the codec tag. */
 const RESULT_HEAD = 9;
 
@@ -136,6 +139,7 @@ export class WorkerLanes {
   readonly #results: Channel;
   readonly #slots: Float64Array;
   readonly #slot: number;
+  #turn = performance.now();
 
   /**
    * Attaches the lanes; everything it attached goes into `opened` (closed
@@ -152,8 +156,17 @@ export class WorkerLanes {
     this.#slot = wire.slot;
   }
 
-  /** The next chunk index, or null once the run is over (the tasks channel closed). */
+  /**
+   * The next chunk index, or null once the run is over (the tasks channel
+   * closed). Every TURN_MS it first lets the event loop take a turn: a
+   * worker fed without pause would otherwise never see its IPC channel
+   * (the parent leaving) or its own timers until the chunks ran out.
+   */
   async take(): Promise<number | null> {
+    if (performance.now() - this.#turn > TURN_MS) {
+      await immediate();
+      this.#turn = performance.now();
+    }
     try {
       const index = (this.#tasks.receiveSync(0) ?? (await this.#tasks.receive())) as number;
       this.#slots[this.#slot] = index + 1;
@@ -202,5 +215,5 @@ export function unpackResult(bytes: Uint8Array): LaneResult {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const tag = b[8]!;
   // The bytes are this process's own copy (the receive copied them out of the ring).
-  return { index: b.readDoubleLE(0), result: decode(tag, bytes.subarray(RESULT_HEAD)) };
+  return { index: smi(b.readDoubleLE(0)), result: decode(tag, bytes.subarray(RESULT_HEAD)) };
 }
