@@ -108,17 +108,24 @@ export interface GuardStats {
   chainedTrap: number;
 }
 
+/**
+ * Where the addon and the tracker live: build/Release, or the folder named by
+ * SHMKIT_NATIVE_DIR (relative to the package root), e.g. the sanitizer build
+ * `build-asan` that `npm run test:asan` loads (scripts/test-asan.sh).
+ */
+const NATIVE_DIR: string = path.resolve(__dirname, '..', process.env['SHMKIT_NATIVE_DIR'] || path.join('build', 'Release'));
+
 function load(): Binding {
   if (process.platform === 'win32') {
     throw new ShmError('ERR_SHM_UNSUPPORTED_PLATFORM', 'shmkit needs POSIX shared memory; Windows is not supported');
   }
-  const file = path.join(__dirname, '..', 'build', 'Release', 'shmkit.node');
+  const file = path.join(NATIVE_DIR, 'shmkit.node');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(file) as Binding;
 }
 
 /** The tracker executable (native/tracker.c), built next to the addon. */
-export const TRACKER_PATH: string = path.join(__dirname, '..', 'build', 'Release', 'shmkit-tracker');
+export const TRACKER_PATH: string = path.join(NATIVE_DIR, 'shmkit-tracker');
 
 /** The addon, loaded once per process. */
 export const binding: Binding = load();
