@@ -3,9 +3,9 @@
 //
 // Input: byte 0 picks the read sizes (1 to 64 bytes at a time, as a pipe may
 // split writes anywhere), byte 1 the buffer size (odd: the tracker's 64 KiB;
-// even: 16 to 1036 bytes, so that over-long lines hit the drop path), the
+// even: 16 to 1032 bytes, so that over-long lines hit the drop path), the
 // rest is the stream on the tracker's stdin. At the end the table must hold
-// only valid names, and every entry is freed (ASan checks that
+// only valid names, then every entry is freed (ASan checks that
 // nothing was freed twice, read after free or past its end).
 #include <stdint.h>
 #include <stdlib.h>
