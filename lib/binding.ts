@@ -120,10 +120,13 @@ export interface GuardStats {
 }
 
 /**
- * The addon's file, as node-gyp-build chooses it: `build/Release/shmkit.node`
- * when this package was compiled (a clone, or an install where no prebuilt
- * fitted), else the prebuilt for this platform, CPU and libc
- * (`prebuilds/linux-x64/shmkit.glibc.node`; see scripts/prebuild.js).
+ * The addon's file. `SHMKIT_NATIVE_DIR` (relative to the package root) names
+ * a folder to load it from, e.g. the sanitizer build `build-asan` that
+ * `npm run test:asan` loads (scripts/test-asan.sh). Otherwise node-gyp-build
+ * chooses: `build/Release/shmkit.node` when this package was compiled (a
+ * clone, or an install where no prebuilt fitted), else the prebuilt for this
+ * platform, CPU and libc (`prebuilds/linux-x64/shmkit.glibc.node`; see
+ * scripts/prebuild.js).
  */
 function addonPath(): string {
   if (process.platform !== 'linux') {
@@ -131,6 +134,8 @@ function addonPath(): string {
     // paths, waits through the futex syscall: nothing else is built or tested.
     throw new ShmError('ERR_SHM_UNSUPPORTED_PLATFORM', `shmkit runs on Linux only; this is ${process.platform}`);
   }
+  const dir = process.env['SHMKIT_NATIVE_DIR'];
+  if (dir) return path.resolve(__dirname, '..', dir, 'shmkit.node');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
   return nodeGypBuild.path(path.join(__dirname, '..'));

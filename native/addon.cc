@@ -36,6 +36,10 @@ static Napi::Value GuardStats(const Napi::CallbackInfo& info) {
 
 }  // namespace shmkit
 
+#ifdef SHMKIT_ASAN_SELFTEST  // scratch sanitizer builds only (CMakeLists.txt, scripts/asan-selftest.sh)
+namespace shmkit { void InitAsanSelftest(Napi::Env env, Napi::Object exports); }
+#endif
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new shmkit::AddonData());  // freed by node-addon-api at env teardown
   exports.Set("setErrorFactory", Napi::Function::New(env, shmkit::SetErrorFactory, "setErrorFactory"));
@@ -45,6 +49,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   shmkit::InitOwnerTag(env, exports);
   shmkit::InitFutex(env, exports);
   exports.Set("guardStats", Napi::Function::New(env, shmkit::GuardStats, "guardStats"));
+#ifdef SHMKIT_ASAN_SELFTEST
+  shmkit::InitAsanSelftest(env, exports);
+#endif
   return exports;
 }
 

@@ -35,111 +35,12 @@
 #include <sys/syscall.h>
 #endif
 
-#define NAME_MAX_BYTES 255
-#define LINE_MAX_BYTES 4096
+// The table and the line parser live apart so the fuzzer can drive them
+// (fuzz/tracker_fuzz.c); included here so the tracker stays one translation
+// unit and binding.gyp lists tracker.c alone.
+#include "tracker_parse.c"
 
-struct entry {
-  struct entry* next;
-  uint64_t dev;
-  uint64_t ino;
-  char name[];  // NUL-terminated
-};
-
-// Chained hash table keyed by name; grows so that lookups stay O(1) with
-// hundreds of thousands of owned segments.
-static struct entry** buckets;
-static size_t nbuckets;
-static size_t count;
-
-static uint64_t hash(const char* s) {
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
-
-static int grow(void) {
-  size_t n = nbuckets ? nbuckets * 2 : 256;
-  struct entry** b = calloc(n, sizeof *b);
-  if (!b) return -1;
-  for (size_t i = 0; i < nbuckets; i++) {
-    struct entry* e = buckets[i];
-    while (e) {
-      struct entry* next = e->next;
-      size_t j = hash(e->name) & (n - 1);
-      e->next = b[j];
-      b[j] = e;
-      e = next;
-    }
-  }
-  free(buckets);
-  buckets = b;
-  nbuckets = n;
-  return 0;
-}
-
-static struct entry** find(const char* name) {
-  struct entry** p = &buckets[hash(name) & (nbuckets - 1)];
-  while (*p && strcmp((*p)->name, name) != 0) p = &(*p)->next;
-  return p;
-}
-
-static void forget(const char* name) {
-  struct entry** p = find(name);
-  if (!*p) return;
-  struct entry* e = *p;
-  *p = e->next;
-  free(e);
-  count--;
-}
-
-static void remember(const char* name, uint64_t dev, uint64_t ino) {
-  forget(name);  // re-registering a name replaces its identity
-  if (count + 1 > nbuckets && grow() != 0) return;
-  size_t len = strlen(name);
-  struct entry* e = malloc(sizeof *e + len + 1);
-  if (!e) return;  // out of memory: the owner's exit hook is the fallback
-  memcpy(e->name, name, len + 1);
-  e->dev = dev;
-  e->ino = ino;
-  struct entry** p = &buckets[hash(name) & (nbuckets - 1)];
-  e->next = *p;
-  *p = e;
-  count++;
-}
-
-// Decodes the escaped name in place; returns -1 on a malformed one.
-static int unescape(char* s) {
-  char* out = s;
-  for (char* in = s; *in; in++) {
-    if (*in != '\\') {
-      *out++ = *in;
-      continue;
-    }
-    in++;
-    if (*in == '\\') *out++ = '\\';
-    else if (*in == 'n') *out++ = '\n';
-    else return -1;
-  }
-  *out = '\0';
-  size_t len = (size_t)(out - s);
-  return len == 0 || len > NAME_MAX_BYTES ? -1 : 0;
-}
-
-static void handle_line(char* line) {
-  if (line[0] == '+') {
-    char* end;
-    errno = 0;
-    uint64_t dev = strtoull(line + 1, &end, 10);
-    if (errno || *end != ' ') return;
-    uint64_t ino = strtoull(end + 1, &end, 10);
-    if (errno || *end != ' ') return;
-    char* name = end + 1;
-    if (unescape(name) == 0) remember(name, dev, ino);
-  } else if (line[0] == '-') {
-    if (unescape(line + 1) == 0) forget(line + 1);
-  }
-  // Anything else is ignored: a newer owner library may speak more.
-}
+static struct table registered;
 
 // Unlinks `name` if it is still the object that was registered.
 static void release(const struct entry* e) {
@@ -185,7 +86,7 @@ int main(void) {
   setsid();  // usually done by posix_spawn already; harmless if so
   close_inherited_fds();
   if (chdir("/") != 0) { /* only to not pin a mount; not fatal */ }
-  if (grow() != 0) return 1;
+  if (table_init(&registered) != 0) return 1;
 
   // Waking a reader blocked on the pipe costs the writer several µs per
   // write (about half an owned create). So after data arrives we stop
@@ -216,22 +117,10 @@ int main(void) {
     }
     if (n <= 0) break;  // EOF: the owner is gone (or stdin broke, which means the same)
     quiet = 0;
-    have += (size_t)n;
-    size_t start = 0;
-    for (size_t i = 0; i < have; i++) {
-      if (buf[i] != '\n') continue;
-      buf[i] = '\0';
-      handle_line(buf + start);
-      start = i + 1;
-    }
-    if (start == 0 && have == sizeof buf) have = 0;  // an absurd line: drop it
-    else {
-      memmove(buf, buf + start, have - start);
-      have -= start;
-    }
+    have = consume_lines(&registered, buf, have + (size_t)n, sizeof buf);
   }
   // A partial last line was never a complete register: ignore it.
-  for (size_t i = 0; i < nbuckets; i++)
-    for (struct entry* e = buckets[i]; e; e = e->next) release(e);
+  for (size_t i = 0; i < registered.nbuckets; i++)
+    for (struct entry* e = registered.buckets[i]; e; e = e->next) release(e);
   return 0;
 }
