@@ -5,7 +5,7 @@
       "sources": [],
       "conditions": [
         ["OS!='win'", {
-          "sources": ["native/addon.cc", "native/errors.cc", "native/segment.cc", "native/segment_files.cc", "native/lifecycle.cc", "native/tracker_process.cc", "native/owner_tag.cc", "native/futex.cc", "native/waiter_pool.cc", "native/waiter_groups.cc", "native/waiter_env.cc", "native/guard.cc", "native/guard_table.cc", "native/guard_decode.cc", "native/truncation.cc", "native/truncation_js.cc", "native/external_buffers.cc"]
+          "sources": ["native/addon.cc", "native/errors.cc", "native/segment.cc", "native/segment_files.cc", "native/lifecycle.cc", "native/tracker_process.cc", "native/owner_tag.cc", "native/futex.cc", "native/waiter_pool.cc", "native/waiter_groups.cc", "native/waiter_env.cc", "native/guard.cc", "native/guard_table.cc", "native/guard_decode.cc", "native/signal_chain.cc", "native/truncation.cc", "native/truncation_js.cc", "native/external_buffers.cc"]
         }],
         ["OS=='linux'", {
           "libraries": ["-lrt"],

@@ -52,6 +52,7 @@
 #include "guard.h"
 #include "guard_decode.h"
 #include "guard_table.h"
+#include "signal_chain.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -150,38 +151,6 @@ bool HandleWrite(uintptr_t fault, ucontext_t* uc) {
   return false;
 }
 
-// Hands a signal to the disposition that was installed before ours, as the
-// kernel would have.
-void Chain(const struct sigaction& prev, int sig, siginfo_t* info, void* ctx) {
-  bool from_kernel = info->si_code > 0;  // a fault or trap, not kill()/raise()
-  if (prev.sa_handler == SIG_DFL || prev.sa_handler == SIG_IGN) {
-    // The kernel ignores neither a faulting SIGSEGV nor a trap's SIGTRAP.
-    if (prev.sa_handler == SIG_IGN && !from_kernel) return;
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    sigaction(sig, &dfl, nullptr);
-    // A faulting instruction runs again on return and now meets the default
-    // action. A trap (its instruction is done) or a sent signal does not
-    // recur: send it again; it stays pending until this handler returns.
-    if (sig == SIGSEGV && from_kernel) return;
-    syscall(SYS_tgkill, getpid(), Tid(), sig);
-    return;
-  }
-  sigset_t old;
-  pthread_sigmask(SIG_BLOCK, &prev.sa_mask, &old);
-  // SAFETY: prev is what sigaction reported for this very signal before ours
-  // was installed: a live handler of this process (the addon is never
-  // unloaded while its handlers are installed), called with the arguments the
-  // kernel gave us, under at least the mask it asked for.
-  if (prev.sa_flags & SA_SIGINFO) {
-    prev.sa_sigaction(sig, info, ctx);
-  } else {
-    prev.sa_handler(sig);
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-}
 
 // SAFETY (both handlers): info and ctx are the siginfo_t and ucontext_t the
 // kernel passed for this signal on this thread's stack; what is changed in
@@ -194,7 +163,7 @@ void OnSegv(int sig, siginfo_t* info, void* ctx) {
   errno = saved_errno;
   if (handled) return;
   g_stats.chained_segv.fetch_add(1, std::memory_order_relaxed);
-  Chain(g_prev_segv, sig, info, ctx);
+  ChainSignal(g_prev_segv, sig, info, ctx);
 }
 
 void OnTrap(int sig, siginfo_t* info, void* ctx) {
@@ -232,7 +201,7 @@ void OnTrap(int sig, siginfo_t* info, void* ctx) {
   // Not our single step, or one someone else wanted as well.
   if (!ours || (tf_was_set && !failed)) {
     g_stats.chained_trap.fetch_add(1, std::memory_order_relaxed);
-    Chain(g_prev_trap, sig, info, ctx);
+    ChainSignal(g_prev_trap, sig, info, ctx);
   }
 }
 
@@ -245,16 +214,9 @@ int Install(const char** failed_call) {
   g_page = page > 0 ? static_cast<size_t>(page) : 4096;
   *failed_call = "sigaction";
   if (sigaction(SIGSEGV, nullptr, &g_prev_segv) != 0 || sigaction(SIGTRAP, nullptr, &g_prev_trap) != 0) return errno;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
   // SIGTRAP first: once SIGSEGV is ours, a swap's single step must find us.
-  sa.sa_sigaction = OnTrap;
-  if (sigaction(SIGTRAP, &sa, nullptr) != 0) return errno;
-  sa.sa_sigaction = OnSegv;
-  if (sigaction(SIGSEGV, &sa, nullptr) != 0) {
-    int e = errno;
+  if (int e = InstallHandler(SIGTRAP, OnTrap)) return e;
+  if (int e = InstallHandler(SIGSEGV, OnSegv)) {
     sigaction(SIGTRAP, &g_prev_trap, nullptr);
     return e;
   }

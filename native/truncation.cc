@@ -30,6 +30,7 @@
 // blocked meanwhile (so no handler on this thread can wait for a lock its own
 // thread holds).
 #include "truncation.h"
+#include "signal_chain.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -142,35 +143,6 @@ bool Repair(uintptr_t addr) {
   return true;
 }
 
-// Hands a signal to the disposition that was installed before ours, as the
-// kernel would have (see Chain in guard.cc, of which this is the SIGBUS case).
-void Chain(int sig, siginfo_t* info, void* ctx) {
-  const struct sigaction& prev = g_prev;
-  bool from_kernel = info->si_code > 0;  // a fault, not kill()/raise()
-  if (prev.sa_handler == SIG_DFL || prev.sa_handler == SIG_IGN) {
-    if (prev.sa_handler == SIG_IGN && !from_kernel) return;  // the kernel never ignores a fault's SIGBUS
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    sigaction(sig, &dfl, nullptr);
-    // A faulting access runs again on return and now meets the default
-    // action; a sent signal does not recur: send it again (pending until we return).
-    if (!from_kernel) pthread_kill(pthread_self(), sig);
-    return;
-  }
-  sigset_t old;
-  pthread_sigmask(SIG_BLOCK, &prev.sa_mask, &old);
-  // SAFETY: prev is what sigaction reported for SIGBUS before ours was
-  // installed: a live handler of this process (this library is linked
-  // -z nodelete), called with the kernel's arguments under its own mask.
-  if (prev.sa_flags & SA_SIGINFO) {
-    prev.sa_sigaction(sig, info, ctx);
-  } else {
-    prev.sa_handler(sig);
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-}
 
 // SAFETY: info and ctx are what the kernel passed for this signal.
 void OnBus(int sig, siginfo_t* info, void* ctx) {
@@ -180,7 +152,7 @@ void OnBus(int sig, siginfo_t* info, void* ctx) {
   errno = saved_errno;
   if (handled) return;
   g_chained.fetch_add(1, std::memory_order_relaxed);
-  Chain(sig, info, ctx);
+  ChainSignal(g_prev, sig, info, ctx);
 }
 
 int Install(const char** syscall) {
@@ -190,12 +162,7 @@ int Install(const char** syscall) {
   if (page > 0) g_page = static_cast<size_t>(page);
   *syscall = "sigaction";
   if (sigaction(SIGBUS, nullptr, &g_prev) != 0) return errno;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-  sa.sa_sigaction = OnBus;
-  if (sigaction(SIGBUS, &sa, nullptr) != 0) return errno;
+  if (int e = InstallHandler(SIGBUS, OnBus)) return e;
   g_installed = true;  // for good: this library is never unloaded (-z nodelete, binding.gyp)
   return 0;
 }

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MAX_SIZE, RecordTable, SharedMemory, defineSchema, forkMap } from '../lib/index';
-import { FIXTURES, ROOT, TS_EXEC_ARGV, exited, forkFixture, isRoot, runFixture } from './helpers';
+import { FIXTURES, ROOT, TS_EXEC_ARGV, exited, forkFixture, cannotUnshare, isRoot, runFixture } from './helpers';
 import { FileRows, fileBatch, idOf, kOf, sOf } from './fixtures/file-table-rows';
 import { PYTHON, python, pythonHas } from './python-run';
 import { rng } from './rng';
@@ -341,17 +341,9 @@ describe('RecordTable in a file', () => {
   });
 });
 
-/** Why the private-tmpfs case cannot run here, or undefined if it can. */
-function cannotUnshare(): string | undefined {
-  if (!isRoot) return 'not root (unshare -m and mount need it)';
-  const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', `mount -t tmpfs -o size=1m tmpfs ${os.tmpdir()}`], { encoding: 'utf8' });
-  if (r.error) return `unshare is unavailable: ${r.error.message}`;
-  if (r.status !== 0) return `unshare -m + mount failed: ${r.stderr.trim() || `exit ${r.status}`}`;
-  return undefined;
-}
 
 describe('file-backed segments and tables on a full 4 MiB filesystem', () => {
-  const skipReason = cannotUnshare();
+  const skipReason = cannotUnshare(os.tmpdir());
   it.skipIf(skipReason !== undefined)('throw ENOSPC at create (no file left) and at the append that needs room (earlier rows intact), never SIGBUS', async () => {
     const fsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmkit-enospc-'));
     try {

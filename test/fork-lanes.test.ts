@@ -5,11 +5,10 @@
  * in fork.test.ts; these are the cases only the channels have.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SharedMemory, ShmError, forkMap } from '../lib/index';
-import { FIXTURES, TS_EXEC_ARGV, isRoot, runFixture } from './helpers';
+import { FIXTURES, TS_EXEC_ARGV, cannotUnshare, runFixture } from './helpers';
 import { rng as seeded } from './rng';
 
 const ECHO = path.join(FIXTURES, 'fork-echo.ts');
@@ -130,13 +129,6 @@ describe('forkMap over channels', () => {
   });
 });
 
-/** Why the private-tmpfs case cannot run here, or undefined if it can. */
-function cannotUnshare(): string | undefined {
-  if (!isRoot) return 'not root (unshare -m and mount need it)';
-  const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs /dev/shm'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) return `unshare -m + mount failed: ${r.error?.message ?? r.stderr.trim()}`;
-  return undefined;
-}
 
 describe('forkMap on a /dev/shm too small for its channels', () => {
   it.skipIf(cannotUnshare() !== undefined)('falls back to child.send and still returns every result', async () => {

@@ -5,17 +5,8 @@
  * `mount -t tmpfs`), never by filling the machine's /dev/shm; that needs root.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { isRoot, runFixture, testPrefix } from './helpers';
+import { cannotUnshare, runFixture, testPrefix } from './helpers';
 
-/** Why the private-tmpfs case cannot run here, or undefined if it can. */
-function cannotUnshare(): string | undefined {
-  if (!isRoot) return 'not root (unshare -m and mount need it)';
-  const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs /dev/shm'], { encoding: 'utf8' });
-  if (r.error) return `unshare is unavailable: ${r.error.message}`;
-  if (r.status !== 0) return `unshare -m + mount failed: ${r.stderr.trim() || `exit ${r.status}`}`;
-  return undefined;
-}
 const skipReason = cannotUnshare();
 
 const system = (syscall: string) => ({ code: 'ENOSPC', errno: -28, syscall });

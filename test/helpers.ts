@@ -3,7 +3,7 @@
  * test/fixtures/<role>.ts, and polling with back-off instead of fixed sleeps.
  */
 import { afterEach } from 'vitest';
-import { fork, spawn, type ChildProcess, type ForkOptions, type SpawnOptions } from 'node:child_process';
+import { execFileSync, fork, spawn, spawnSync, type ChildProcess, type ForkOptions, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -209,3 +209,28 @@ export async function rejection(p: Promise<unknown>): Promise<NodeJS.ErrnoExcept
 
 /** Readonly attaches are guarded shared pages here (native/guard.cc: x86-64 Linux), private copies elsewhere. */
 export const READONLY_GUARDED = process.platform === 'linux' && process.arch === 'x64';
+
+/**
+ * Why a private tmpfs (`unshare -m`, then `mount -t tmpfs` over `at`) cannot
+ * be had here, or undefined if it can: the out-of-space tests need one.
+ */
+export function cannotUnshare(at = '/dev/shm'): string | undefined {
+  if (!isRoot) return 'not root (unshare -m and mount need it)';
+  const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', `mount -t tmpfs -o size=1m tmpfs ${at}`], { encoding: 'utf8' });
+  if (r.error) return `unshare is unavailable: ${r.error.message}`;
+  if (r.status !== 0) return `unshare -m + mount failed: ${r.stderr.trim() || `exit ${r.status}`}`;
+  return undefined;
+}
+
+/** The first C++ compiler found on PATH (for the native unit tests), or undefined. */
+export function findCxx(): string | undefined {
+  for (const c of ['c++', 'g++', 'clang++']) {
+    try {
+      execFileSync(c, ['--version'], { stdio: 'ignore' });
+      return c;
+    } catch {
+      /* try the next */
+    }
+  }
+  return undefined;
+}

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { SharedMemory, notify, waitAsync } from '../lib/index';
 import { binding } from '../lib/binding';
-import { ROOT, TS_EXEC_ARGV, exited, forkFixture, nextMessage, testScope, waitFor, READONLY_GUARDED } from './helpers';
+import { ROOT, TS_EXEC_ARGV, exited, findCxx, forkFixture, nextMessage, testScope, waitFor, READONLY_GUARDED } from './helpers';
 import { STRAY_SEGMENT_SIZE, STRAY_SPOTS, type StrayReport } from './fixtures/readonly-strays';
 
 
@@ -217,16 +217,7 @@ describe.runIf(READONLY_GUARDED)('SharedMemory.attach(name, { readonly: true }) 
   });
 
   it('holds up under many threads writing to the same readonly pages at once (native stress test of guard.cc)', () => {
-    let cxx: string | undefined;
-    for (const c of ['c++', 'g++', 'clang++']) {
-      try {
-        execFileSync(c, ['--version'], { stdio: 'ignore' });
-        cxx = c;
-        break;
-      } catch {
-        /* try the next */
-      }
-    }
+    const cxx = findCxx();
     if (cxx === undefined) {
       console.warn('native guard stress test skipped: no C++ compiler');
       return;
@@ -238,7 +229,7 @@ describe.runIf(READONLY_GUARDED)('SharedMemory.attach(name, { readonly: true }) 
         '-std=c++17', '-O1', '-pthread', '-o', exe,
         path.join(ROOT, 'test', 'native', 'guard-stress.cc'),
         path.join(ROOT, 'native', 'guard.cc'), path.join(ROOT, 'native', 'guard_table.cc'),
-        path.join(ROOT, 'native', 'guard_decode.cc'), '-lrt', '-ldl',
+        path.join(ROOT, 'native', 'guard_decode.cc'), path.join(ROOT, 'native', 'signal_chain.cc'), '-lrt', '-ldl',
       ]);
       const out = JSON.parse(execFileSync(exe, { encoding: 'utf8', timeout: 60_000 })) as {
         decoder: { cases: number };

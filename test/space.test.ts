@@ -6,25 +6,16 @@
  * filling the machine's /dev/shm; that needs root.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { humanSize } from '../lib/cli/format';
 import { noSpace, warnIfLarge } from '../lib/space';
 import { systemError } from '../lib/errors';
-import { isRoot, runFixture, testPrefix } from './helpers';
+import { cannotUnshare, runFixture, testPrefix } from './helpers';
 
 const MiB = 1 << 20;
 
-/** Why the private-tmpfs cases cannot run here, or undefined if they can. */
-function cannotUnshare(): string | undefined {
-  if (!isRoot) return 'not root (unshare -m and mount need it)';
-  const r = spawnSync('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs /dev/shm'], { encoding: 'utf8' });
-  if (r.error) return `unshare is unavailable: ${r.error.message}`;
-  if (r.status !== 0) return `unshare -m + mount failed: ${r.stderr.trim() || `exit ${r.status}`}`;
-  return undefined;
-}
 const skipReason = cannotUnshare();
 
 /** Runs test/fixtures/space.ts with a 64 MiB tmpfs at /dev/shm and a 4 MiB one at a scratch dir. */

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Channel, RecordTable, SharedMemory, ShmError, defineSchema } from '../lib/index';
 import { nativeError } from '../lib/errors';
-import { ROOT, exited, forkFixture, nextMessage, runFixture, testScope, waitFor } from './helpers';
+import { ROOT, exited, findCxx, forkFixture, nextMessage, runFixture, testScope, waitFor } from './helpers';
 
 const { fresh, children } = testScope('truncate');
 const MiB = 1 << 20;
@@ -207,16 +207,7 @@ describe('the handlers of SIGBUS and SIGSEGV that were there before', () => {
   });
 
   it('native unit test: kernel SIGBUSes outside our mappings go to the previous handler; faults at several pages; the external-buffer status mapping', () => {
-    let cxx: string | undefined;
-    for (const c of ['c++', 'g++', 'clang++']) {
-      try {
-        execFileSync(c, ['--version'], { stdio: 'ignore' });
-        cxx = c;
-        break;
-      } catch {
-        /* try the next */
-      }
-    }
+    const cxx = findCxx();
     if (cxx === undefined) {
       console.warn('native truncation test skipped: no C++ compiler');
       return;
@@ -231,6 +222,7 @@ describe('the handlers of SIGBUS and SIGSEGV that were there before', () => {
         '-std=c++17', '-O1', '-Wall', '-Wextra', '-pthread', `-I${path.join(nodedir, 'include', 'node')}`, '-o', exe,
         path.join(ROOT, 'test', 'native', 'truncation.cc'),
         path.join(ROOT, 'native', 'truncation.cc'), path.join(ROOT, 'native', 'external_buffers.cc'),
+        path.join(ROOT, 'native', 'signal_chain.cc'),
       ]);
       for (const where of [dir, '/dev/shm']) {
         const out = JSON.parse(execFileSync(exe, { encoding: 'utf8', timeout: 60_000, env: { ...process.env, SHMKIT_TRUNC_DIR: where } })) as {
