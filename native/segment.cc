@@ -112,13 +112,11 @@ struct Mapping {
     // it; this also waits out a stray write in flight. The range deleter's
     // second call is a no-op.
     if (guarded) GuardUnregister(addr, length);
-    // SAFETY: [addr, addr + length) is exactly our mapping, still mapped
-    // (range is held). MAP_FIXED replaces it atomically with zero pages of the
-    // same size; a pending wait that pins the range reads zeros from then on.
-    void* r = mmap(addr, length, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (r == MAP_FAILED) return errno;
-    // Zero pages cannot SIGBUS; until this line, a SIGBUS was still repaired.
-    TruncationUnregister(addr);
+    // [addr, addr + length) is exactly our mapping, still mapped (range is
+    // held): replaced atomically with zero pages of the same size, so a
+    // pending wait that pins the range reads zeros from then on. It leaves
+    // the truncation table when the range deleter unmaps it.
+    if (int e = TruncationZero(addr, length)) return e;
     closed_ranges[reinterpret_cast<uintptr_t>(addr)] = length;
     return 0;
   }

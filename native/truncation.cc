@@ -51,6 +51,7 @@ struct Entry {
   uintptr_t start, end;
   uintptr_t zero_from;  // lowest page replaced by zero pages; `end` while intact
   int prot;
+  bool closed;  // close() put zero pages over all of it (TruncationZero): no fault there is ours to repair
 };
 
 constexpr size_t kWords = 256;  // environments (main thread + workers) watching at once
@@ -112,6 +113,12 @@ bool Repair(uintptr_t addr) {
   if (e == nullptr) {
     Unlock();
     return false;
+  }
+  if (e->closed) {
+    // A fault taken before close() replaced the range (under this lock):
+    // the access now meets zero pages.
+    Unlock();
+    return true;
   }
   uintptr_t page = addr & ~(static_cast<uintptr_t>(g_page) - 1);
   if (page < e->zero_from) {
@@ -191,7 +198,21 @@ int TruncationRegister(void* addr, size_t len, int prot, const char** syscall) {
     g_cap = cap;
   }
   uintptr_t start = reinterpret_cast<uintptr_t>(addr);
-  g_entries[g_count++] = Entry{start, start + len, start + len, prot};
+  g_entries[g_count++] = Entry{start, start + len, start + len, prot, false};
+  return 0;
+}
+
+int TruncationZero(void* addr, size_t len) {
+  // Under the lock, so that a SIGBUS taken on another thread just before
+  // (its handler waiting for the lock) finds the range closed and lets its
+  // access run again on these zero pages, rather than finding no entry and
+  // dying of the default action.
+  Held held;
+  // SAFETY: [addr, addr + len) is one of our mappings, still mapped (the
+  // caller holds its range); MAP_FIXED replaces it in one step.
+  void* r = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (r == MAP_FAILED) return errno;
+  if (Entry* e = Find(reinterpret_cast<uintptr_t>(addr))) e->closed = true;
   return 0;
 }
 

@@ -12,10 +12,15 @@ namespace shmkit {
 // failed; the caller then unmaps and throws.
 int TruncationRegister(void* addr, size_t len, int prot, const char** syscall);
 
-// Forgets the mapping that starts at `addr` (a no-op if there is none). Called
-// before munmap, and after close() of a SharedArrayBuffer has put zero pages
-// over the whole range (so no SIGBUS can come from it any more).
+// Forgets the mapping that starts at `addr` (a no-op if there is none).
+// Called just before it is unmapped.
 void TruncationUnregister(void* addr);
+
+// close() of a SharedArrayBuffer segment: puts private zero pages over
+// [addr, addr+len) (one of our mappings, still mapped) and marks it closed,
+// both under the handler's lock; it stays registered until unmapped. 0, or
+// the errno of mmap.
+int TruncationZero(void* addr, size_t len);
 
 // The offset from which the mapping at `addr` reads zeros because a SIGBUS
 // hit it (the lowest page replaced so far), or -1 if none did or `addr`
