@@ -13,14 +13,6 @@ import type { SegmentInfo } from './segment-types';
 
 const { O_RDONLY } = fs.constants;
 
-/** Size and kind of one /dev/shm entry; undefined if it vanished meanwhile. */
-export function describeSegment(name: string): SegmentInfo | undefined {
-  const d = describeHolding(name);
-  if (d === undefined) return undefined;
-  const { held: _held, ...info } = d;
-  return info;
-}
-
 /** A /dev/shm entry and the memory it holds. */
 export interface SegmentHolding extends SegmentInfo {
   /**
@@ -32,20 +24,22 @@ export interface SegmentHolding extends SegmentInfo {
 }
 
 /**
- * Every regular file directly under /dev/shm with its size, kind, owner and
- * the memory it holds, sorted by name. Entries that vanish meanwhile are left out.
+ * Every regular file directly under /dev/shm whose name starts with
+ * `prefix`, with its size, kind, owner and the memory it holds, sorted by
+ * name (SharedMemory.list, `shmkit df`). Entries that vanish meanwhile are left out.
  * @throws the fs error of readdir (`ENOENT` where there is no /dev/shm)
  */
-export function listHoldings(): SegmentHolding[] {
+export function listHoldings(prefix = ''): SegmentHolding[] {
   const out: SegmentHolding[] = [];
   for (const entry of fs.readdirSync(SHM_DIR, { withFileTypes: true })) {
-    if (!entry.isFile()) continue;
+    if (!entry.isFile() || !entry.name.startsWith(prefix)) continue;
     const d = describeHolding(entry.name);
     if (d) out.push(d);
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** Size, kind, owner and held bytes of one /dev/shm entry; undefined if it vanished meanwhile. */
 function describeHolding(name: string): SegmentHolding | undefined {
   let fd: number;
   try {

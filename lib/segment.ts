@@ -7,12 +7,12 @@ import * as fs from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import { binding } from './binding';
 import { ShmError, checkInteger, invalidType, type SystemError } from './errors';
-import { checkName, generateName, SHM_DIR } from './names';
+import { checkName, generateName } from './names';
 import { parseHandle } from './segment-handle';
 import { TruncationCheck } from './segment-truncated';
 import { adopt, disown, handOff, own, owns } from './ownership';
 import { sweep, type SweepOptions } from './sweep';
-import { describeSegment } from './segment-list';
+import { listHoldings } from './segment-list';
 import { withSpace } from './space';
 import { flushFile, handleOptions, isFileHandle, openFile } from './segment-file';
 import type { AttachOptions, BufferKind, CreateOptions, OpenOptions, SegmentHandle, SegmentInfo } from './segment-types';
@@ -264,13 +264,7 @@ export class SharedMemory implements Disposable {
   static list(options: { prefix?: string } = {}): SegmentInfo[] {
     const prefix = options.prefix ?? '';
     if (typeof prefix !== 'string') throw invalidType('options.prefix', 'a string', prefix);
-    const out: SegmentInfo[] = [];
-    for (const entry of fs.readdirSync(SHM_DIR, { withFileTypes: true })) {
-      if (!entry.isFile() || !entry.name.startsWith(prefix)) continue;
-      const info = describeSegment(entry.name);
-      if (info) out.push(info);
-    }
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return listHoldings(prefix).map(({ held: _held, ...info }) => info);
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { binding } from './binding';
-import { ShmError, invalidType, type SystemError } from './errors';
+import { invalidType, type SystemError } from './errors';
 import { SHM_DIR } from './names';
 import { ownerOf, stillNamed } from './ownership';
 
