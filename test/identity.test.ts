@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { Mutex, SharedMemory } from '../lib/index';
 import { provablyDead, self, INIT_PID_NS } from '../lib/identity';
-import { FIXTURES, TS_EXEC_ARGV, exited, testScope, tsWorker, workerMessage, rejection } from './helpers';
+import { FIXTURES, TS_EXEC_ARGV, exited, testScope, waitFor, tsWorker, workerMessage, rejection } from './helpers';
 
 const { fresh, children } = testScope('identity');
 
@@ -37,6 +37,8 @@ describe('provablyDead()', () => {
     expect(id.tid).not.toBe(process.pid);
     expect(provablyDead(id)).toBe(false);
     await w.terminate();
+    // terminate() resolves when the worker's JavaScript has stopped; its OS thread leaves /proc a moment later.
+    await waitFor(() => provablyDead(id), 'the ended worker to be provably dead', 5000);
     expect(provablyDead(id)).toBe(true);
   });
 
